@@ -1,0 +1,51 @@
+// jobs/detail/job_access.hpp — the internal interface between jobs::job and the layers built on
+// it (the executor). Not part of the public API.
+#pragma once
+
+#include <jobs/detail/lifecycle.hpp>
+#include <jobs/job.hpp>
+
+#include <boost/asio/strand.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace jobs::detail {
+
+struct run_state;
+
+/// Identifies one run, so that a late timeout can never cancel a later run.
+using run_ticket = std::weak_ptr<run_state>;
+
+struct job_access {
+  static const std::shared_ptr<job_impl>& impl(const job& j) noexcept { return j.impl_; }
+};
+
+/// async_run's initiation, also handing back the run's ticket when the run was admitted
+/// (the ticket is set before the body can start).
+void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket);
+
+/// Requests cancellation of the run `t` with the given reason: running -> canceling and the
+/// body's slot fires. False if that run has ended or is already canceling.
+bool cancel_run(const run_ticket& t, cancel_reason why);
+
+/// The strand the job's bodies run on.
+const asio::strand<asio::any_io_executor>& job_strand(const job_impl& j) noexcept;
+
+/// Marks the calling thread as inside a callback of `j` that a blocking wait on `j` would
+/// deadlock (e.g. an executor's on_complete). RAII.
+class blocking_guard {
+public:
+  explicit blocking_guard(const job_impl* j) noexcept;
+  ~blocking_guard();
+  blocking_guard(const blocking_guard&) = delete;
+  blocking_guard& operator=(const blocking_guard&) = delete;
+
+  /// True if the calling thread is inside such a callback of `j`.
+  static bool active(const job_impl* j) noexcept;
+
+private:
+  const job_impl* previous_;
+};
+
+}  // namespace jobs::detail

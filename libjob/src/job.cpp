@@ -1,0 +1,588 @@
+// jobs::job: the Asio glue around the lifecycle in detail/lifecycle.hpp.
+//
+// How a run travels (see DESIGN.md "Data flow of a run"):
+//   start()  — under the job's mutex: lifecycle::on_start, reset the per-run data, co_spawn the
+//              body on the job's strand with the run's cancellation signal bound to it;
+//   body     — runs on the strand, reports through its context;
+//   cancel() — under the mutex: lifecycle::on_cancel, record the reason; then the emit goes to
+//              the strand (signals are not thread-safe);
+//   finish() — the co_spawn completion, on the strand: lifecycle::on_end, wake blocking waiters,
+//              post every asynchronous waiter's handler to its own executor.
+#include "job_impl.hpp"
+#include "log.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/log/attributes/constant.hpp>
+#include <boost/throw_exception.hpp>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <tuple>
+#include <typeinfo>
+
+namespace jobs {
+namespace detail {
+
+namespace {
+
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
+
+// The framework's own errors that carry no run-specific text are made once and shared:
+// completing with them allocates nothing.
+const std::exception_ptr& error_ptr(errc e) {
+  static const std::exception_ptr canceled = std::make_exception_ptr(error(errc::canceled, "job canceled"));
+  static const std::exception_ptr timeout = std::make_exception_ptr(error(errc::timeout, "job timed out"));
+  static const std::exception_ptr pending =
+      std::make_exception_ptr(error(errc::still_pending, "job is still pending"));
+  switch (e) {
+    case errc::canceled: return canceled;
+    case errc::timeout: return timeout;
+    default: return pending;
+  }
+}
+
+bool is_cancellation_code(const boost::system::error_code& ec) noexcept {
+  return ec == boost::system::errc::operation_canceled;
+}
+
+// Did the body throw "the cancellation itself" (operation_aborted, or anything equivalent to
+// operation_canceled such as a nested job's errc::canceled)?
+bool threw_cancellation(const std::exception_ptr& e) noexcept {
+#if defined(__GLIBCXX__)
+  // Fast path, no rethrow (a rethrow costs microseconds and cancellation is the common case of
+  // a canceled run): libstdc++'s exception_ptr is one pointer to the thrown object, and
+  // __cxa_exception_type() names its dynamic type. Asio throws system_error wrapped by
+  // boost::throw_exception.
+  static_assert(sizeof(std::exception_ptr) == sizeof(void*));
+  if (const std::type_info* t = e.__cxa_exception_type()) {
+    void* object = nullptr;
+    std::memcpy(&object, &e, sizeof object);
+    using wrapped = boost::wrapexcept<boost::system::system_error>;
+    if (*t == typeid(wrapped)) return is_cancellation_code(static_cast<const wrapped*>(object)->code());
+    if (*t == typeid(boost::system::system_error))
+      return is_cancellation_code(static_cast<const boost::system::system_error*>(object)->code());
+  }
+#endif
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& se) {
+    return is_cancellation_code(se.code());
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string describe(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+asio::any_completion_executor tracked(asio::any_completion_executor ex) {
+  return asio::prefer(std::move(ex), asio::execution::outstanding_work.tracked);
+}
+
+// A handler's completion, posted: clears the caller's slot on the handler's own executor (so
+// no handler of ours stays installed in it after completion), then calls the handler.
+template <class Handler, class... Args>
+struct completion_call {
+  using executor_type = asio::any_completion_executor;
+
+  Handler handler;
+  asio::any_completion_executor work;  // the handler's executor, work counted
+  std::tuple<Args...> args;
+
+  executor_type get_executor() const noexcept { return work; }
+
+  void operator()() {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) slot.clear();
+    auto w = std::move(work);  // released after the call
+    std::apply(std::move(handler), std::move(args));
+  }
+};
+
+// Completes `h` on its own executor, never inside the caller: posted through the job's
+// executor, then dispatched to the handler's associated executor (`work`, which holds its work
+// count until then).
+template <class Handler, class... Args>
+void post_completion(const asio::any_io_executor& via, Handler h, asio::any_completion_executor work,
+                     Args... args) {
+  asio::post(via, completion_call<Handler, Args...>{std::move(h), std::move(work),
+                                                     std::tuple<Args...>(std::move(args)...)});
+}
+
+// Installed in an async_run caller's slot: terminal or partial cancellation cancels the run
+// (total is not supported: cancelling changes the job). Holds the run weakly: it may outlive it.
+struct run_cancellation {
+  std::weak_ptr<run_state> run;
+  void operator()(asio::cancellation_type_t type) const {
+    if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+        asio::cancellation_type::none)
+      return;
+    if (auto rs = run.lock()) rs->job->cancel_run(rs, cancel_reason::canceled);
+  }
+};
+
+// Installed in an async_wait caller's slot: any type cancels the wait only.
+struct wait_cancellation {
+  std::weak_ptr<job_impl> job;
+  std::uint64_t key;
+  void operator()(asio::cancellation_type_t type) const {
+    if (type == asio::cancellation_type::none) return;
+    if (auto j = job.lock()) j->cancel_wait(key);
+  }
+};
+
+// The co_spawn completion of a run. If it is destroyed without having been called, the
+// coroutine's frame was destroyed (the execution context shut down): the run is abandoned.
+struct run_completion {
+  std::shared_ptr<run_state> rs;
+
+  explicit run_completion(std::shared_ptr<run_state> r) noexcept : rs(std::move(r)) {}
+  run_completion(run_completion&&) noexcept = default;
+  run_completion& operator=(run_completion&&) = delete;
+  ~run_completion() {
+    if (rs && rs->launched.load(std::memory_order_acquire)) rs->job->abandon(*rs);
+  }
+
+  void operator()(std::exception_ptr e) {
+    auto r = std::move(rs);
+    r->job->finish(*r, std::move(e));
+  }
+};
+
+// What co_spawn calls on the strand: the body, with a context that lives in the coroutine
+// frame for as long as the run does.
+struct body_call {
+  context ctx;
+  const body* fn;
+  asio::awaitable<void> operator()() { return (*fn)(ctx); }
+};
+
+}  // namespace
+
+jobs::logger& library_logger() {
+  static jobs::logger lg(boost::log::keywords::channel = "jobs");
+  return lg;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config config)
+    : ex(std::move(e)),
+      strand(asio::make_strand(ex)),
+      strand_ex(strand),
+      id(i.empty() ? boost::uuids::to_string(boost::uuids::random_generator()()) : std::move(i)),
+      labels(std::move(config.labels)),
+      fn(std::move(f)),
+      created(system_clock::now()),
+      user_logger(std::move(config.logger)) {}
+
+bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
+  // Everything that can fail is done before the state changes: a failed start leaves the job
+  // exactly as it was.
+  auto rs = std::make_shared<run_state>();
+  rs->job = shared_from_this();
+  rs->params = std::move(params);
+  asio::cancellation_slot caller_slot;
+  if (h) {
+    rs->handler_work = tracked(asio::get_associated_executor(h, ex));
+    caller_slot = asio::get_associated_cancellation_slot(h);
+    rs->handler = std::move(h);
+  }
+
+  std::unique_lock lk(mu);
+  if (!on_start(st)) {
+    lk.unlock();
+    if (rs->handler)
+      post_completion(ex, std::move(rs->handler), std::move(rs->handler_work), error_ptr(errc::still_pending));
+    return false;
+  }
+  if (caller_slot.is_connected()) caller_slot.template emplace<run_cancellation>(run_cancellation{rs});
+
+  struct saved {
+    state st;
+    double progress;
+    std::any result;
+    std::exception_ptr error;
+    system_clock::time_point started, ended;
+    steady_clock::time_point started_steady;
+  } old{st, progress, std::move(result), std::move(error), started, ended, started_steady};
+
+  st = state::running;
+  progress = -1;
+  result.reset();
+  error = nullptr;
+  ended = {};
+  started = system_clock::now();
+  started_steady = steady_clock::now();
+  rs->generation = ++generation;
+  ++version;
+  current = rs;
+
+  // co_spawn runs under the mutex on purpose: it connects `rs->signal` (the slot handler is
+  // emplaced in this thread), and cancel() may only emit on it after taking the mutex, which
+  // orders the emit after the connection. co_spawn itself only posts to the strand (our strand
+  // is never the one running this thread: see post_completion), so no body code runs here.
+  try {
+    asio::co_spawn(strand_ex, body_call{context(rs), &fn},
+                   asio::bind_cancellation_slot(rs->signal.slot(), run_completion(rs)));
+  } catch (...) {
+    st = old.st;
+    progress = old.progress;
+    result = std::move(old.result);
+    error = std::move(old.error);
+    started = old.started;
+    ended = old.ended;
+    started_steady = old.started_steady;
+    --generation;
+    current.reset();
+    if (caller_slot.is_connected()) caller_slot.clear();
+    throw;
+  }
+  rs->launched.store(true, std::memory_order_release);
+  if (ticket) *ticket = rs;
+  lk.unlock();
+
+  JOBS_LOG(lifecycle_logger(), debug, id)
+      << "job " << id << " started (run " << rs->generation << ")";
+  return true;
+}
+
+bool job_impl::cancel_current(cancel_reason why) {
+  std::shared_ptr<run_state> rs;
+  {
+    std::lock_guard lk(mu);
+    if (!on_cancel(st)) return false;
+    rs = current.lock();
+    if (!rs) return false;
+    st = state::canceling;
+    rs->reason.store(why, std::memory_order_relaxed);
+    ++version;
+  }
+  emit_cancellation(std::move(rs));
+  return true;
+}
+
+bool job_impl::cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why) {
+  {
+    std::lock_guard lk(mu);
+    if (rs->ended || rs->generation != generation || !on_cancel(st)) return false;
+    st = state::canceling;
+    rs->reason.store(why, std::memory_order_relaxed);
+    ++version;
+  }
+  emit_cancellation(rs);
+  return true;
+}
+
+
+void job_impl::emit_cancellation(std::shared_ptr<run_state> rs) {
+  JOBS_LOG(lifecycle_logger(), debug, id)
+      << "job " << id << " cancel requested ("
+      << (rs->reason.load(std::memory_order_relaxed) == cancel_reason::timeout ? "timeout" : "canceled") << ")";
+  // The signal is touched only on the strand. From the body itself this emits at once (the
+  // body's next co_await then throws operation_aborted); from anywhere else it is posted,
+  // behind the co_spawn entry that start() posted earlier, so the body's slot is connected.
+  asio::dispatch(strand, [rs = std::move(rs)] {
+    if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
+  });
+}
+
+void job_impl::finish(run_state& rs, std::exception_ptr e) {
+  // On the strand: the co_spawn completion.
+  rs.ended_on_strand = true;
+  std::exception_ptr run_error_ptr;
+  std::list<pending_wait> woken;
+  state final;
+  std::chrono::nanoseconds took;
+  {
+    std::lock_guard lk(mu);
+    const cancel_reason why = rs.reason.load(std::memory_order_relaxed);
+    body_end how = body_end::returned;
+    if (e) how = (why != cancel_reason::none && threw_cancellation(e)) ? body_end::threw_cancellation
+                                                                      : body_end::threw_other;
+    const run_outcome out = on_end(why, how);
+    switch (out.error) {
+      case run_error::none: break;
+      case run_error::body: run_error_ptr = e; break;
+      case run_error::canceled: run_error_ptr = error_ptr(errc::canceled); break;
+      case run_error::timeout: run_error_ptr = error_ptr(errc::timeout); break;
+    }
+    rs.ended = true;
+    st = final = out.final;
+    error = run_error_ptr;
+    ended = system_clock::now();
+    last_execution = took = steady_clock::now() - started_steady;
+    ++finished;
+    ++version;
+    current.reset();
+    woken.swap(waits);
+    if (blocked) cv.notify_all();
+  }
+  if (final == state::succeeded) {
+    JOBS_LOG(lifecycle_logger(), debug, id)
+        << "job " << id << " succeeded in " << took.count() << " ns";
+  } else {
+    JOBS_LOG(lifecycle_logger(), warning, id)
+        << "job " << id << " " << to_string(final) << " after " << took.count()
+        << " ns: " << describe(run_error_ptr);
+  }
+  if (rs.handler) post_completion(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
+  for (auto& w : woken) post_completion(ex, std::move(w.handler), std::move(w.work), boost::system::error_code{});
+}
+
+void job_impl::abandon(run_state& rs) noexcept {
+  // The run's coroutine was destroyed without completing (its execution context was shut down
+  // or destroyed). Release every waiter: blocking ones wake up, asynchronous ones are
+  // destroyed without being invoked, as Asio does with the handlers of a context that shuts down.
+  std::list<pending_wait> dropped;
+  {
+    std::lock_guard lk(mu);
+    if (rs.ended) return;
+    rs.ended = true;
+    if (rs.generation == generation && is_pending(st)) {
+      const run_outcome out = on_end(rs.reason.load(std::memory_order_relaxed), body_end::abandoned);
+      st = out.final;
+      error = error_ptr(errc::canceled);
+      ended = system_clock::now();
+      last_execution = steady_clock::now() - started_steady;
+      ++finished;
+      ++version;
+      current.reset();
+      dropped.swap(waits);
+      if (blocked) cv.notify_all();
+    }
+  }
+  rs.handler = nullptr;
+  rs.handler_work = nullptr;
+}
+
+void job_impl::wait() {
+  if (strand.running_in_this_thread() || blocking_guard::active(this))
+    throw std::logic_error("jobs::job::wait() called from the job's own strand (its body or a callback "
+                           "of its run): it would deadlock; use async_wait");
+  std::unique_lock lk(mu);
+  if (!is_pending(st)) return;
+  const std::uint64_t run = generation;
+  ++blocked;
+  cv.wait(lk, [&] { return finished >= run; });
+  --blocked;
+}
+
+void job_impl::async_wait(wait_handler h) {
+  auto work = tracked(asio::get_associated_executor(h, ex));
+  auto slot = asio::get_associated_cancellation_slot(h);
+  std::unique_lock lk(mu);
+  if (!is_pending(st)) {
+    lk.unlock();
+    post_completion(ex, std::move(h), std::move(work), boost::system::error_code{});
+    return;
+  }
+  const std::uint64_t key = ++next_wait_key;
+  waits.push_back(pending_wait{std::move(h), std::move(work), key});
+  if (slot.is_connected()) {
+    try {
+      slot.template emplace<wait_cancellation>(wait_cancellation{weak_from_this(), key});
+    } catch (...) {
+      waits.pop_back();
+      throw;
+    }
+  }
+}
+
+void job_impl::cancel_wait(std::uint64_t key) {
+  std::list<pending_wait> taken;
+  {
+    std::lock_guard lk(mu);
+    for (auto it = waits.begin(); it != waits.end(); ++it) {
+      if (it->key == key) {
+        taken.splice(taken.end(), waits, it);
+        break;
+      }
+    }
+  }
+  for (auto& w : taken)
+    post_completion(ex, std::move(w.handler), std::move(w.work),
+                    boost::system::error_code(asio::error::operation_aborted));
+}
+
+jobs::logger& job_impl::lifecycle_logger() noexcept { return user_logger ? *user_logger : library_logger(); }
+
+jobs::logger& job_impl::context_logger() noexcept {
+  std::call_once(logger_once_, [this] {
+    if (user_logger)
+      context_logger_.emplace(*user_logger);
+    else
+      context_logger_.emplace(boost::log::keywords::channel = "jobs");
+    context_logger_->add_attribute("Job", boost::log::attributes::constant<std::string>(id));
+  });
+  return *context_logger_;
+}
+
+jobs::stats job_impl::snapshot() const {
+  jobs::stats s;
+  s.id = id;
+  s.labels = labels;
+  std::exception_ptr e;
+  {
+    std::lock_guard lk(mu);
+    s.state = st;
+    s.progress = progress;
+    s.started_at = started;
+    s.execution_time = is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady)
+                                      : last_execution;
+    s.version = version;
+    e = error;
+  }
+  s.error = describe(e);
+  return s;
+}
+
+// ---- the internal interface ------------------------------------------------------------------
+
+std::shared_ptr<job_impl> make_job(asio::any_io_executor ex, std::string id, body fn, job_config config) {
+  if (!ex) throw std::invalid_argument("jobs::job: the executor is null");
+  if (!fn) throw std::invalid_argument("jobs::job: the body is empty");
+  return std::make_shared<job_impl>(std::move(ex), std::move(id), std::move(fn), std::move(config));
+}
+
+void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h) {
+  j->start(std::move(params), std::move(h), nullptr);
+}
+
+void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket) {
+  j->start(std::move(params), std::move(h), ticket);
+}
+
+void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) { j->async_wait(std::move(h)); }
+
+bool cancel_run(const run_ticket& t, cancel_reason why) {
+  auto rs = t.lock();
+  return rs && rs->job->cancel_run(rs, why);
+}
+
+const asio::strand<asio::any_io_executor>& job_strand(const job_impl& j) noexcept { return j.strand; }
+
+namespace {
+thread_local const job_impl* in_callback_of = nullptr;
+}
+
+blocking_guard::blocking_guard(const job_impl* j) noexcept : previous_(in_callback_of) { in_callback_of = j; }
+blocking_guard::~blocking_guard() { in_callback_of = previous_; }
+bool blocking_guard::active(const job_impl* j) noexcept { return in_callback_of == j; }
+
+void apply(job_config& c, label_option o) { c.labels.insert_or_assign(std::move(o.key), std::move(o.value)); }
+void apply(job_config& c, labels_option o) { c.labels = std::move(o.all); }
+void apply(job_config& c, logger_option o) { c.logger.emplace(std::move(o.logger)); }
+
+}  // namespace detail
+
+// ---- job -------------------------------------------------------------------------------------
+
+body wrap(std::function<asio::awaitable<void>()> fn) {
+  if (!fn) throw std::invalid_argument("jobs::wrap: the function is empty");
+  return [fn = std::move(fn)](context&) { return fn(); };
+}
+
+bool job::run(std::any params) { return impl_->start(std::move(params), nullptr, nullptr); }
+void job::wait() { impl_->wait(); }
+bool job::cancel() { return impl_->cancel_current(detail::cancel_reason::canceled); }
+asio::any_io_executor job::get_executor() const noexcept { return impl_->ex; }
+
+jobs::state job::state() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->st;
+}
+bool job::is_state(jobs::state s) const { return state() == s; }
+bool job::is_done() const { return jobs::is_done(state()); }
+bool job::is_executing() const { return is_pending(state()); }
+
+const std::string& job::id() const noexcept { return impl_->id; }
+jobs::labels job::labels() const { return impl_->labels; }
+std::any job::result() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->result;
+}
+std::exception_ptr job::error() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->error;
+}
+double job::progress() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->progress;
+}
+std::chrono::system_clock::time_point job::created_at() const { return impl_->created; }
+std::chrono::system_clock::time_point job::started_at() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->started;
+}
+std::chrono::system_clock::time_point job::ended_at() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->ended;
+}
+std::chrono::nanoseconds job::execution_time() const {
+  std::lock_guard lk(impl_->mu);
+  if (is_pending(impl_->st)) return std::chrono::steady_clock::now() - impl_->started_steady;
+  return impl_->last_execution;
+}
+jobs::stats job::stats() const { return impl_->snapshot(); }
+
+// ---- context ---------------------------------------------------------------------------------
+
+context::context(std::shared_ptr<detail::run_state> run) noexcept : run_(std::move(run)) {}
+
+const std::string& context::id() const noexcept { return run_->job->id; }
+asio::any_io_executor context::get_executor() const noexcept { return run_->job->strand_ex; }
+bool context::is_canceled() const noexcept {
+  return run_->reason.load(std::memory_order_relaxed) != detail::cancel_reason::none;
+}
+boost::system::error_code context::cancel_reason() const noexcept {
+  switch (run_->reason.load(std::memory_order_relaxed)) {
+    case detail::cancel_reason::none: return {};
+    case detail::cancel_reason::canceled: return make_error_code(errc::canceled);
+    case detail::cancel_reason::timeout: return make_error_code(errc::timeout);
+  }
+  return {};
+}
+jobs::logger& context::logger() noexcept { return run_->job->context_logger(); }
+const jobs::labels& context::labels() const noexcept { return run_->job->labels; }
+
+void context::set_progress(double p) {
+  if (std::isnan(p)) return;
+  p = std::clamp(p, 0.0, 1.0);
+  auto& j = *run_->job;
+  std::lock_guard lk(j.mu);
+  if (run_->ended) return;
+  if (j.progress != p) {
+    j.progress = p;
+    ++j.version;
+  }
+}
+
+void context::set_result(std::any r) {
+  auto& j = *run_->job;
+  std::lock_guard lk(j.mu);
+  if (run_->ended) return;
+  // The old result is destroyed after the lock is released (its destructor is user code).
+  std::swap(j.result, r);
+}
+
+const std::any& context::params() const noexcept { return run_->params; }
+
+}  // namespace jobs

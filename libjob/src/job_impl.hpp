@@ -1,0 +1,99 @@
+// The job's shared state and one run's state. Private to libjob.
+#pragma once
+
+#include <jobs/detail/job_access.hpp>
+#include <jobs/detail/lifecycle.hpp>
+#include <jobs/job.hpp>
+
+#include <boost/asio/any_completion_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <optional>
+
+namespace jobs::detail {
+
+/// An async_wait in flight: its handler and the tracked executor that keeps its work count up.
+struct pending_wait {
+  wait_handler handler;
+  asio::any_completion_executor work;
+  std::uint64_t key;
+};
+
+/// One run. Owned by the run's coroutine (its completion handler and its context) and by the
+/// contexts a body copies; the job refers to its current run only weakly, so that a run whose
+/// frame is destroyed at shutdown frees everything.
+struct run_state {
+  std::shared_ptr<job_impl> job;
+  std::any params;                 // immutable while the run exists
+  std::uint64_t generation = 0;    // which run of the job this is (1, 2, ...)
+  std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
+  std::atomic<bool> launched{false};  // the coroutine exists (co_spawn returned)
+  bool ended = false;                 // guarded by job->mu
+  bool ended_on_strand = false;       // strand only: no more emits into `signal`
+  // The body's cancellation signal. Not thread-safe: touched only on the job's strand, except
+  // in start(), where co_spawn connects it before the coroutine can run.
+  asio::cancellation_signal signal;
+  run_handler handler;  // the async_run caller, if any
+  asio::any_completion_executor handler_work;
+};
+
+class job_impl : public std::enable_shared_from_this<job_impl> {
+public:
+  job_impl(asio::any_io_executor ex, std::string id, body fn, job_config config);
+
+  bool start(std::any params, run_handler h, run_ticket* ticket);
+  bool cancel_current(cancel_reason why);
+  bool cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why);
+  void finish(run_state& rs, std::exception_ptr e);
+  void abandon(run_state& rs) noexcept;
+  void wait();
+  void async_wait(wait_handler h);
+  void cancel_wait(std::uint64_t key);
+  jobs::logger& context_logger() noexcept;
+  jobs::stats snapshot() const;
+  /// Where the library's own records about this job go: the job's logger if it was given
+  /// one, else the library's.
+  jobs::logger& lifecycle_logger() noexcept;
+
+  // ---- immutable after construction ----
+  const asio::any_io_executor ex;
+  const asio::strand<asio::any_io_executor> strand;
+  const asio::any_io_executor strand_ex;  // `strand`, type-erased once
+  const std::string id;
+  const jobs::labels labels;
+  const body fn;
+  const std::chrono::system_clock::time_point created;
+  std::optional<jobs::logger> user_logger;  // set at construction only
+
+  // ---- guarded by mu ----
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  state st = state::created;
+  double progress = -1;
+  std::any result;
+  std::exception_ptr error;
+  std::chrono::system_clock::time_point started{}, ended{};
+  std::chrono::steady_clock::time_point started_steady{};
+  std::chrono::nanoseconds last_execution{0};
+  std::uint64_t generation = 0;  // runs started
+  std::uint64_t finished = 0;    // runs ended
+  std::uint64_t version = 0;     // bumped on every change of state or progress
+  std::weak_ptr<run_state> current;
+  std::list<pending_wait> waits;
+  std::uint64_t next_wait_key = 0;
+  unsigned blocked = 0;  // threads inside wait()
+
+private:
+  void emit_cancellation(std::shared_ptr<run_state> rs);
+
+  std::once_flag logger_once_;
+  std::optional<jobs::logger> context_logger_;
+};
+
+}  // namespace jobs::detail
