@@ -1,0 +1,62 @@
+// Counters for honest benchmarks: heap allocations (a replaced global operator new) and C++
+// exceptions thrown (an interposed __cxa_throw), plus the process's resident set size.
+// Include in exactly one translation unit per executable (each *_bench.cpp is one).
+#pragma once
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <typeinfo>
+
+namespace bench {
+inline std::atomic<std::size_t> allocations{0};
+inline std::atomic<std::size_t> throws{0};
+
+/// VmRSS (current) or VmHWM (peak) of this process in bytes, from /proc/self/status.
+inline std::size_t rss_bytes(const char* key = "VmRSS:") {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  std::size_t kb = 0;
+  const std::size_t n = std::strlen(key);
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, key, n) == 0) kb = std::strtoull(line + n, nullptr, 10);
+  std::fclose(f);
+  return kb * 1024;
+}
+}  // namespace bench
+
+void* operator new(std::size_t n) {
+  bench::allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  bench::allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+extern "C" [[noreturn]] void __cxa_throw(void* obj, std::type_info* type, void (*destroy)(void*)) {
+  bench::throws.fetch_add(1, std::memory_order_relaxed);
+  using real_t = void (*)(void*, std::type_info*, void (*)(void*));
+  static const real_t real = reinterpret_cast<real_t>(dlsym(RTLD_NEXT, "__cxa_throw"));
+  real(obj, type, destroy);
+  __builtin_unreachable();
+}
