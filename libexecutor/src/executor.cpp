@@ -1,1 +1,781 @@
-// placeholder until the executor lands
+// jobs::executor: retry, per-attempt timeout, cooldown, once and stop around a job.
+//
+// One start is one `start_op`, a small callback state machine (no coroutine: no frame to
+// allocate, and no exception is thrown anywhere on a successful start):
+//
+//   initiate_start  admission under the executor's mutex (still_pending → once → cooldown);
+//                   refused: the handler is posted with the refusal and nothing else changes.
+//   attempt()       job.async_run through detail::initiate_run (which hands back the run's
+//                   ticket); with a timeout, raced against a steady_timer with
+//                   make_parallel_group(...).async_wait(wait_for_one(), ...).
+//   on_run_done()   success → finish; stop requested → finish(canceled); failure → count it,
+//                   then retry_if / on_retry / wait the delay on the timer → attempt().
+//   finish()        outcome into the stats, cooldown opens, on_complete, the start is no longer
+//                   in progress, then the caller's handler on its own executor.
+//
+// Threads. The op's steps run one after another (each step is started by the completion of the
+// previous one, so Asio orders them); only stop() and the caller's cancellation reach it from
+// elsewhere, through `start_op::mu`. Lock order: executor mutex → job mutex, op mutex → job
+// mutex; the executor and op mutexes are never held together, and no user code runs under any.
+#include <jobs/detail/job_access.hpp>
+#include <jobs/executor.hpp>
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/value.hpp>
+#include <boost/log/attributes/constant.hpp>
+#include <boost/log/sources/record_ostream.hpp>
+#include <boost/log/utility/manipulators/add_value.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <tuple>
+
+namespace jobs {
+namespace detail {
+
+namespace {
+
+using std::chrono::nanoseconds;
+using std::chrono::steady_clock;
+
+// ---- errors -----------------------------------------------------------------------------------
+
+// The refusals and errc::canceled carry no start-specific text: made once and shared, so that
+// completing with them allocates nothing and throws nothing.
+const std::exception_ptr& canceled_error() {
+  static const std::exception_ptr e = std::make_exception_ptr(error(errc::canceled, "job canceled"));
+  return e;
+}
+const std::exception_ptr& pending_error() {
+  static const std::exception_ptr e =
+      std::make_exception_ptr(error(errc::still_pending, "job is still pending"));
+  return e;
+}
+const std::exception_ptr& once_error() {
+  static const std::exception_ptr e = std::make_exception_ptr(error(errc::once, "job can only start once"));
+  return e;
+}
+
+std::string describe(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+// ---- logging ----------------------------------------------------------------------------------
+
+jobs::logger& exec_logger() {
+  static jobs::logger lg(boost::log::keywords::channel = "jobs");
+  return lg;
+}
+
+#define JOBS_EXEC_LOG(sev, job_id)                         \
+  BOOST_LOG_SEV(exec_logger(), ::boost::log::trivial::sev) \
+      << ::boost::log::add_value("Job", std::string(job_id))
+
+// ---- completions ------------------------------------------------------------------------------
+
+asio::any_completion_executor tracked(asio::any_completion_executor ex) {
+  return asio::prefer(std::move(ex), asio::execution::outstanding_work.tracked);
+}
+
+// A handler's completion: clears the caller's slot on the handler's own executor (so no handler
+// of ours stays installed in it after completion), then calls the handler. `work` holds the
+// handler executor's work count until then.
+template <class Handler, class... Args>
+struct completion_call {
+  using executor_type = asio::any_completion_executor;
+
+  Handler handler;
+  asio::any_completion_executor work;
+  std::tuple<Args...> args;
+
+  executor_type get_executor() const noexcept { return work; }
+
+  void operator()() {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) slot.clear();
+    auto w = std::move(work);  // released after the call
+    std::apply(std::move(handler), std::move(args));
+  }
+};
+
+// ---- formatting -------------------------------------------------------------------------------
+
+// A human-readable duration in the style of Go's time.Duration.String ("1h2m3.5s", "250ms",
+// "1.5µs"), rounded up to the millisecond from one millisecond on, so that a time left is never
+// shown shorter than it is.
+std::string human(nanoseconds d) {
+  using std::chrono::milliseconds;
+  if (d <= nanoseconds::zero()) return "0s";
+  char buf[64];
+  auto trim = [](std::string s) {
+    if (s.find('.') != std::string::npos) {
+      while (!s.empty() && s.back() == '0') s.pop_back();
+      if (!s.empty() && s.back() == '.') s.pop_back();
+    }
+    return s;
+  };
+  const long long ns = d.count();
+  if (ns < 1'000) return std::to_string(ns) + "ns";
+  if (ns < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ns) / 1e3);
+    return trim(buf) + "µs";
+  }
+  const long long ms = std::chrono::ceil<milliseconds>(d).count();
+  if (ms < 1'000) return std::to_string(ms) + "ms";
+  const long long h = ms / 3'600'000, m = ms / 60'000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+  std::string out;
+  if (h) out += std::to_string(h) + "h";
+  if (h || m) out += std::to_string(m) + "m";
+  std::snprintf(buf, sizeof buf, "%lld.%03lld", s, frac);
+  return out + trim(buf) + "s";
+}
+
+bool is_unset(const run_ticket& t) noexcept {
+  // Owner-based: true only if the ticket was never assigned (an assigned ticket whose run has
+  // already ended and been freed is expired, but still not equivalent to an empty one).
+  const run_ticket empty;
+  return !t.owner_before(empty) && !empty.owner_before(t);
+}
+
+class start_op;
+
+// One attempt's record, kept until stats() turns its error into text.
+struct attempt_entry {
+  attempt_outcome outcome;
+  std::exception_ptr error;
+  nanoseconds duration;
+};
+
+// An async_stop waiting for the start in progress to end; then it waits for the job's run.
+struct stop_wait {
+  using executor_type = asio::any_completion_executor;
+  stop_handler handler;
+  asio::any_completion_executor ex;  // the handler's associated executor, work counted
+  executor_type get_executor() const noexcept { return ex; }
+  void operator()(boost::system::error_code) {
+    auto w = std::move(ex);
+    std::move(handler)();
+  }
+};
+
+enum class start_end : std::uint8_t { succeeded, failed, canceled };
+
+}  // namespace
+
+// ---- the executor's shared state -------------------------------------------------------------
+
+class executor_state {
+ public:
+  executor_state(jobs::job j, executor_config c)
+      : job(std::move(j)), impl(job_access::impl(job)), cfg(std::move(c)) {
+    if (cfg.has_backoff && cfg.backoff.jitter > 0) rng.seed(std::random_device{}());
+  }
+
+  jobs::job job;  // a handle; never reassigned
+  const std::shared_ptr<job_impl> impl;
+  const executor_config cfg;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;  // in_progress became false
+  bool in_progress = false;
+  start_op* active = nullptr;       // the start in progress (identity only)
+  std::weak_ptr<start_op> current;  // the same, for stop()
+  bool succeeded_once = false;
+  steady_clock::time_point cooldown_until{};
+  unsigned retries = 0;
+  std::vector<attempt_entry> attempts;
+  std::uint64_t starts = 0, successes = 0, failures = 0, cancellations = 0;
+  std::vector<stop_wait> stop_waiters;
+  std::mt19937_64 rng;  // jitter
+
+  std::shared_ptr<start_op> current_op() const {
+    std::lock_guard lk(mu);
+    return current.lock();
+  }
+
+  // The delay before the attempt after `failed` failed attempts.
+  nanoseconds next_delay(unsigned failed) {
+    if (!cfg.has_backoff) return cfg.delay;
+    const auto& b = cfg.backoff;
+    long double d = static_cast<long double>(b.initial.count()) *
+                    std::pow(static_cast<long double>(b.multiplier), static_cast<long double>(failed - 1));
+    d = std::min(d, static_cast<long double>(b.max_delay.count()));
+    if (b.jitter > 0) {
+      std::uniform_real_distribution<long double> u(0, 1);
+      long double r;
+      {
+        std::lock_guard lk(mu);
+        r = u(rng);
+      }
+      d *= 1 - static_cast<long double>(b.jitter) * r;
+    }
+    if (!(d > 0)) return nanoseconds::zero();
+    return nanoseconds(static_cast<nanoseconds::rep>(d));
+  }
+
+  // The start is over (its caller may start again): wakes stop(true) and hands the async_stop
+  // waiters on to the job's async_wait (which completes when no run is pending).
+  void release(const start_op* op) {
+    std::vector<stop_wait> waiters;
+    {
+      std::lock_guard lk(mu);
+      if (active != op) return;
+      active = nullptr;
+      current.reset();
+      in_progress = false;
+      waiters.swap(stop_waiters);
+    }
+    cv.notify_all();
+    for (auto& w : waiters) initiate_wait(impl, wait_handler(std::move(w)));
+  }
+
+  // A start that never completed: its op was destroyed with the execution context. Releases
+  // stop(true); async_stop waiters are dropped with the context, as Asio drops handlers.
+  void abandon(const start_op* op) noexcept {
+    std::vector<stop_wait> dropped;
+    {
+      std::lock_guard lk(mu);
+      if (active != op) return;
+      active = nullptr;
+      current.reset();
+      in_progress = false;
+      dropped.swap(stop_waiters);
+    }
+    cv.notify_all();
+  }
+};
+
+namespace {
+
+// ---- one start --------------------------------------------------------------------------------
+
+// Installed in the caller's cancellation slot: terminal or partial ends the start (total is not
+// supported: cancelling changes the job). Holds the op weakly: the slot may outlive it.
+struct start_cancellation {
+  std::weak_ptr<start_op> op;
+  void operator()(asio::cancellation_type_t type) const;
+};
+
+class start_op : public std::enable_shared_from_this<start_op> {
+ public:
+  start_op(std::shared_ptr<executor_state> s, std::any p, start_handler h, asio::any_completion_executor w)
+      : exec_(std::move(s)), params_(std::move(p)), handler_(std::move(h)), work_(std::move(w)) {}
+
+  ~start_op() {
+    // Destroyed without having completed only when the execution context went away with the
+    // start pending (its pending handlers, which own this op, were destroyed).
+    if (!completed_) exec_->abandon(this);
+  }
+
+  start_op(const start_op&) = delete;
+  start_op& operator=(const start_op&) = delete;
+
+  // The stats as they were before this start was admitted, put back if the job refuses its
+  // first attempt (a refused start changes nothing).
+  unsigned saved_retries = 0;
+  std::vector<attempt_entry> saved_attempts;
+
+  // Called inside async_start's initiation, right after admission.
+  void begin(asio::cancellation_slot slot) {
+    initiating_.store(true, std::memory_order_relaxed);
+    slot_ = slot;
+    if (slot.is_connected()) slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
+    attempt();
+    initiating_.store(false, std::memory_order_relaxed);
+  }
+
+  // stop() (whole) or the caller's cancellation: no further attempt runs and a retry delay is
+  // cut short at once. A running attempt is cancelled by the caller: stop() cancels the job's
+  // current run itself (whoever started it).
+  void request_stop(bool cancel_own_run) {
+    run_ticket t;
+    {
+      std::lock_guard lk(mu_);
+      if (phase_ == phase::done || stop_requested_) return;
+      stop_requested_ = true;
+      // The timer is touched only under mu_ (here, and where the delay is armed), so cancel()
+      // never races with its own async_wait. The race's use of the timer cannot overlap: in
+      // phase::running we cancel the run, never the timer.
+      if (phase_ == phase::delay) timer_->cancel();
+      if (phase_ == phase::running) t = ticket_;
+    }
+    if (cancel_own_run && !is_unset(t)) cancel_run(t, cancel_reason::canceled);
+  }
+
+ private:
+  enum class phase : std::uint8_t { idle, running, delay, done };
+
+  struct run_done {
+    std::shared_ptr<start_op> op;
+    void operator()(std::exception_ptr e) { op->on_run_done(std::move(e)); }
+  };
+  struct race_done {
+    std::shared_ptr<start_op> op;
+    void operator()(std::array<std::size_t, 2>, std::exception_ptr e, boost::system::error_code) {
+      // The group completes only after both branches have: the run has ended (the loser was
+      // cancelled and awaited). The run's own result is the attempt's outcome whichever branch
+      // won: a timeout is cooperative, and a body that returns normally after it succeeded.
+      op->on_run_done(std::move(e));
+    }
+  };
+  struct delay_done {
+    std::shared_ptr<start_op> op;
+    void operator()(boost::system::error_code) { op->attempt(); }
+  };
+  // The async_run branch of the race: initiate_run also hands back the run's ticket, which the
+  // timer branch and the caller's cancellation use to cancel exactly this run.
+  struct run_branch {
+    start_op* op;
+    template <class Handler>
+    void operator()(Handler&& h, std::any p) const {
+      initiate_run(op->exec_->impl, std::move(p), run_handler(std::forward<Handler>(h)), &op->ticket_);
+    }
+  };
+
+  const executor_config& cfg() const noexcept { return exec_->cfg; }
+
+  void attempt() {
+    std::exception_ptr failed_to_launch;
+    bool admitted = false;
+    bool stopped = false;
+    {
+      std::unique_lock lk(mu_);
+      if (stop_requested_) {
+        stopped = true;
+      } else {
+        ++attempt_no_;
+        phase_ = phase::running;
+        timed_out_ = false;
+        ticket_.reset();
+        attempt_started_ = steady_clock::now();
+        try {
+          // The last attempt takes the params; earlier ones get a copy.
+          std::any p = attempt_no_ >= cfg().attempts ? std::move(params_) : params_;
+          if (cfg().timeout > nanoseconds::zero()) {
+            launch_race(std::move(p));
+          } else {
+            initiate_run(exec_->impl, std::move(p), run_handler(run_done{shared_from_this()}), &ticket_);
+          }
+          admitted = !is_unset(ticket_);
+        } catch (...) {
+          failed_to_launch = std::current_exception();
+          phase_ = phase::idle;
+        }
+      }
+      // Everything below runs after mu_ is released: a stop() that took mu_ before us was seen
+      // above (no run started); one that takes it after us finds the run's ticket, and stop()
+      // cancels the job's run itself in any case.
+    }
+    if (stopped) return finish(canceled_error(), start_end::canceled);
+    if (failed_to_launch) return finish(std::move(failed_to_launch), start_end::failed);
+    if (!admitted && attempt_no_ == 1) {
+      // The job refused the first run (it was started on its own with job.run() between our
+      // admission check and here): the start is refused with errc::still_pending and changes
+      // nothing. The refusal arrives through the run's handler (posted by the job).
+      refused_ = true;
+      {
+        std::lock_guard lk(exec_->mu);
+        exec_->retries = saved_retries;
+        exec_->attempts = std::move(saved_attempts);
+        --exec_->starts;
+      }
+      exec_->release(this);
+    }
+  }
+
+  void launch_race(std::any p) {
+    // Under mu_. The timer exists for the whole op once a timeout or a delay is needed.
+    if (!timer_) timer_.emplace(exec_->job.get_executor());
+    timer_->expires_after(cfg().timeout);
+    asio::experimental::make_parallel_group(
+        asio::async_initiate<const asio::deferred_t&, void(std::exception_ptr)>(run_branch{this},
+                                                                                asio::deferred, std::move(p)),
+        timer_->async_wait(asio::deferred([this](boost::system::error_code ec) {
+          // The timer fired: record the reason on *this* run before wait_for_one cancels the
+          // async_run branch. The group's cancellation then reaches async_run's slot, where
+          // cancel_run(canceled) is refused (the run is already canceling), so the run ends
+          // failed with errc::timeout rather than canceled. `ticket_` was set by the run branch,
+          // launched before this branch; the ticket is per run, so a late timer can never
+          // cancel a later run. `this` is alive: race_done owns the op until both branches end.
+          if (!ec) timed_out_ = cancel_run(ticket_, cancel_reason::timeout);
+          return asio::deferred.values(ec);
+        })))
+        .async_wait(asio::experimental::wait_for_one(), race_done{shared_from_this()});
+  }
+
+  void on_run_done(std::exception_ptr e) {
+    const nanoseconds took = steady_clock::now() - attempt_started_;
+    bool stopped;
+    {
+      std::lock_guard lk(mu_);
+      phase_ = phase::idle;
+      stopped = stop_requested_;
+    }
+    if (refused_) return complete(std::move(e));  // the job refused the first run: a refused start
+
+    if (!e) {
+      record({attempt_outcome::succeeded, nullptr, took}, false);
+      return finish(nullptr, start_end::succeeded);
+    }
+    if (stopped) {
+      // Ended by stop() or the caller's cancellation: not a failed attempt. The body's own
+      // exception, if any, stays in job.error().
+      record({attempt_outcome::canceled, std::move(e), took}, false);
+      return finish(canceled_error(), start_end::canceled);
+    }
+    record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
+    if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
+
+    nanoseconds delay{0};
+    try {
+      blocking_guard guard(exec_->impl.get());
+      if (cfg().retry_if && !cfg().retry_if(e)) return finish(std::move(e), start_end::failed);
+      delay = exec_->next_delay(attempt_no_);
+      if (cfg().on_retry) cfg().on_retry(attempt_no_, e, delay);
+    } catch (...) {
+      return finish(std::current_exception(), start_end::failed);
+    }
+    JOBS_EXEC_LOG(info, exec_->job.id())
+        << "job " << exec_->job.id() << " attempt " << attempt_no_ << " of " << cfg().attempts << " failed ("
+        << describe(e) << "), retrying in " << human(delay);
+    if (delay <= nanoseconds::zero()) return attempt();
+
+    std::unique_lock lk(mu_);
+    if (stop_requested_) {
+      lk.unlock();
+      return finish(canceled_error(), start_end::canceled);
+    }
+    try {
+      if (!timer_) timer_.emplace(exec_->job.get_executor());
+      timer_->expires_after(delay);
+      timer_->async_wait(delay_done{shared_from_this()});
+      phase_ = phase::delay;
+    } catch (...) {
+      lk.unlock();
+      return finish(std::current_exception(), start_end::failed);
+    }
+  }
+
+  void record(attempt_entry a, bool failed) {
+    std::lock_guard lk(exec_->mu);
+    if (failed) ++exec_->retries;
+    exec_->attempts.push_back(std::move(a));
+  }
+
+  void finish(std::exception_ptr e, start_end how) {
+    {
+      std::lock_guard lk(mu_);
+      phase_ = phase::done;
+    }
+    {
+      std::lock_guard lk(exec_->mu);
+      switch (how) {
+        case start_end::succeeded:
+          ++exec_->successes;
+          if (cfg().once) exec_->succeeded_once = true;
+          break;
+        case start_end::failed: ++exec_->failures; break;
+        case start_end::canceled: ++exec_->cancellations; break;
+      }
+      // The window opens when the start ends, whatever its outcome.
+      if (cfg().cooldown > nanoseconds::zero()) exec_->cooldown_until = steady_clock::now() + cfg().cooldown;
+    }
+    if (cfg().on_complete) {
+      // on_complete sees the outcome and runs before the caller's handler. The guard makes
+      // job.wait() and stop(true) throw std::logic_error here instead of deadlocking.
+      blocking_guard guard(exec_->impl.get());
+      try {
+        cfg().on_complete(exec_->job);
+      } catch (...) {
+        e = std::current_exception();
+      }
+    }
+    // No longer in progress once on_complete has returned, and before the caller's handler runs:
+    // a handler that starts again at once is admitted.
+    exec_->release(this);
+    complete(std::move(e));
+  }
+
+  void complete(std::exception_ptr e) {
+    completed_ = true;
+    using call = completion_call<start_handler, std::exception_ptr>;
+    call c{std::move(handler_), std::move(work_), std::tuple<std::exception_ptr>(std::move(e))};
+    if (initiating_.load(std::memory_order_relaxed)) {
+      // Still inside async_start (a failure to launch the first attempt): never complete inside
+      // the initiating call.
+      asio::post(exec_->job.get_executor(), std::move(c));
+    } else {
+      // From the completion of one of our own operations: dispatch, as Asio's composed
+      // operations do at their end (inline when already on the handler's executor).
+      asio::dispatch(std::move(c));
+    }
+  }
+
+  const std::shared_ptr<executor_state> exec_;
+  std::any params_;
+  start_handler handler_;
+  asio::any_completion_executor work_;
+  asio::cancellation_slot slot_;
+  std::atomic<bool> initiating_{false};
+
+  // Touched by one step at a time (Asio orders the steps).
+  unsigned attempt_no_ = 0;
+  steady_clock::time_point attempt_started_{};
+  bool timed_out_ = false;  // written by the timer branch, read after the group completed
+  bool refused_ = false;
+  bool completed_ = false;
+
+  // Shared with stop() and the caller's cancellation.
+  std::mutex mu_;
+  phase phase_ = phase::idle;
+  bool stop_requested_ = false;
+  run_ticket ticket_;
+  std::optional<asio::steady_timer> timer_;
+};
+
+void start_cancellation::operator()(asio::cancellation_type_t type) const {
+  if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+      asio::cancellation_type::none)
+    return;
+  if (auto o = op.lock()) o->request_stop(true);
+}
+
+}  // namespace
+
+// ---- the internal interface ------------------------------------------------------------------
+
+std::shared_ptr<executor_state> make_executor(jobs::job j, executor_config config) {
+  return std::make_shared<executor_state>(std::move(j), std::move(config));
+}
+
+void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h) {
+  const asio::any_io_executor job_ex = s->job.get_executor();
+  auto work = tracked(asio::get_associated_executor(h, job_ex));
+  const asio::cancellation_slot slot = asio::get_associated_cancellation_slot(h);
+
+  std::exception_ptr refusal;
+  nanoseconds cooldown_left{0};
+  std::shared_ptr<start_op> op;
+  {
+    std::lock_guard lk(s->mu);
+    const auto now = steady_clock::now();
+    if (s->in_progress || s->job.is_executing()) {
+      refusal = pending_error();
+    } else if (s->cfg.once && s->succeeded_once) {
+      refusal = once_error();
+    } else if (now < s->cooldown_until) {
+      cooldown_left = s->cooldown_until - now;
+    } else {
+      op = std::make_shared<start_op>(s, std::move(params), std::move(h), std::move(work));
+      s->in_progress = true;
+      s->active = op.get();
+      s->current = op;
+      op->saved_retries = std::exchange(s->retries, 0);
+      op->saved_attempts = std::exchange(s->attempts, {});
+      ++s->starts;
+    }
+  }
+  if (!op) {
+    if (!refusal) {
+      refusal = std::make_exception_ptr(
+          error(errc::cooldown, "job is still in cooldown, " + human(cooldown_left) + " left"));
+    }
+    JOBS_EXEC_LOG(debug, s->job.id()) << "job " << s->job.id() << " start refused: " << describe(refusal);
+    // Refused: nothing changed; the refusal goes through the handler like any other outcome,
+    // never inside this call.
+    asio::post(job_ex,
+               completion_call<start_handler, std::exception_ptr>{
+                   std::move(h), std::move(work), std::tuple<std::exception_ptr>(std::move(refusal))});
+    return;
+  }
+  op->begin(slot);
+}
+
+void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
+  auto ex = tracked(asio::get_associated_executor(h, s->job.get_executor()));
+  if (auto op = s->current_op()) op->request_stop(false);
+  s->job.cancel();
+  stop_wait w{std::move(h), std::move(ex)};
+  {
+    std::lock_guard lk(s->mu);
+    if (s->in_progress) {
+      s->stop_waiters.push_back(std::move(w));
+      return;
+    }
+  }
+  initiate_wait(s->impl, wait_handler(std::move(w)));
+}
+
+// ---- options ----------------------------------------------------------------------------------
+
+nanoseconds saturate_ns(long double ns, const char* what) {
+  if (std::isnan(ns)) throw std::invalid_argument(std::string(what) + " is not a number");
+  constexpr auto lo = static_cast<long double>(std::numeric_limits<nanoseconds::rep>::min());
+  constexpr auto hi = static_cast<long double>(std::numeric_limits<nanoseconds::rep>::max());
+  if (ns <= lo) return nanoseconds::min();
+  if (ns >= hi) return nanoseconds::max();
+  return nanoseconds(static_cast<nanoseconds::rep>(ns));
+}
+
+retry_option make_retry(int attempts, long double delay_ns) {
+  const nanoseconds d = saturate_ns(delay_ns, "jobs::with_retry: the delay");
+  if (d < nanoseconds::zero()) throw std::invalid_argument("jobs::with_retry: the delay is negative");
+  return {attempts, d};
+}
+
+backoff_option make_backoff(long double initial_ns, double multiplier, long double max_delay_ns,
+                            double jitter) {
+  const nanoseconds initial = saturate_ns(initial_ns, "jobs::with_backoff: the initial delay");
+  const nanoseconds max_delay = saturate_ns(max_delay_ns, "jobs::with_backoff: the maximum delay");
+  if (initial < nanoseconds::zero())
+    throw std::invalid_argument("jobs::with_backoff: the initial delay is negative");
+  if (max_delay < nanoseconds::zero())
+    throw std::invalid_argument("jobs::with_backoff: the maximum delay is negative");
+  if (!(multiplier >= 1))
+    throw std::invalid_argument("jobs::with_backoff: the multiplier must be at least 1");
+  if (!(jitter >= 0 && jitter <= 1))
+    throw std::invalid_argument("jobs::with_backoff: the jitter must be within [0, 1]");
+  return {backoff_policy{initial, multiplier, max_delay, jitter}};
+}
+
+void apply(executor_config& c, retry_option o) {
+  if (o.attempts <= 0) return;  // ignored, as in Go
+  c.attempts = static_cast<unsigned>(o.attempts);
+  c.delay = o.delay;
+}
+void apply(executor_config& c, timeout_option o) {
+  if (o.timeout <= nanoseconds::zero()) return;  // ignored
+  c.timeout = o.timeout;
+}
+void apply(executor_config& c, no_timeout_option) { c.timeout = nanoseconds::zero(); }
+void apply(executor_config& c, cooldown_option o) {
+  if (o.cooldown <= nanoseconds::zero()) return;  // ignored
+  c.cooldown = o.cooldown;
+}
+void apply(executor_config& c, once_option) { c.once = true; }
+void apply(executor_config& c, on_complete_option o) { c.on_complete = std::move(o.fn); }
+void apply(executor_config& c, backoff_option o) {
+  c.has_backoff = true;
+  c.backoff = o.policy;
+}
+void apply(executor_config& c, retry_if_option o) { c.retry_if = std::move(o.fn); }
+void apply(executor_config& c, on_retry_option o) { c.on_retry = std::move(o.fn); }
+
+}  // namespace detail
+
+// ---- executor ---------------------------------------------------------------------------------
+
+asio::awaitable<void> executor::start(std::any params) {
+  // use_awaitable's async_result is lazy (the start is initiated when awaited), rethrows a
+  // non-null exception_ptr, and hands the coroutine's cancellation slot to the start.
+  return async_start(std::move(params), asio::use_awaitable);
+}
+
+void executor::stop(bool wait) {
+  auto& s = *state_;
+  if (wait &&
+      (detail::job_strand(*s.impl).running_in_this_thread() || detail::blocking_guard::active(s.impl.get())))
+    throw std::logic_error(
+        "jobs::executor::stop(true) called from the job's own strand or from a callback of a start "
+        "(on_complete, on_retry, retry_if): it would deadlock; use async_stop");
+  if (auto op = s.current_op()) op->request_stop(false);
+  // The job's current run, whoever started it.
+  s.job.cancel();
+  if (!wait) return;
+  {
+    std::unique_lock lk(s.mu);
+    s.cv.wait(lk, [&] { return !s.in_progress; });
+  }
+  s.job.wait();
+}
+
+executor_stats executor::stats() const {
+  auto& s = *state_;
+  executor_stats out;
+  std::vector<detail::attempt_entry> attempts;
+  {
+    std::lock_guard lk(s.mu);
+    out.retries = s.retries;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < s.cooldown_until) out.cooldown = s.cooldown_until - now;
+    attempts = s.attempts;
+    out.starts = s.starts;
+    out.successes = s.successes;
+    out.failures = s.failures;
+    out.canceled = s.cancellations;
+    out.in_progress = s.in_progress;
+  }
+  // Text outside the lock: describing an error rethrows it.
+  out.attempts.reserve(attempts.size());
+  for (auto& a : attempts)
+    out.attempts.push_back(attempt_stats{a.outcome, detail::describe(a.error), a.error, a.duration});
+  return out;
+}
+
+void executor::reset() {
+  auto& s = *state_;
+  std::lock_guard lk(s.mu);
+  s.retries = 0;
+  s.attempts.clear();
+  s.cooldown_until = {};
+}
+
+const jobs::job& executor::get_job() const noexcept { return state_->job; }
+
+std::string_view to_string(attempt_outcome o) noexcept {
+  switch (o) {
+    case attempt_outcome::succeeded: return "succeeded";
+    case attempt_outcome::failed: return "failed";
+    case attempt_outcome::timed_out: return "timed_out";
+    case attempt_outcome::canceled: return "canceled";
+  }
+  return "unknown";
+}
+
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const executor_stats& s) {
+  boost::json::object o;
+  o["retries"] = s.retries;
+  o["cooldown"] = static_cast<std::int64_t>(s.cooldown.count());
+  o["starts"] = s.starts;
+  o["successes"] = s.successes;
+  o["failures"] = s.failures;
+  o["canceled"] = s.canceled;
+  o["in_progress"] = s.in_progress;
+  boost::json::array attempts;
+  for (const auto& a : s.attempts) {
+    boost::json::object r;
+    r["outcome"] = to_string(a.outcome);
+    r["error"] = a.error;
+    r["duration"] = static_cast<std::int64_t>(a.duration.count());
+    attempts.push_back(std::move(r));
+  }
+  o["attempts"] = std::move(attempts);
+  v = std::move(o);
+}
+
+}  // namespace jobs
