@@ -44,6 +44,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <stdexcept>
 #include <tuple>
@@ -126,8 +127,8 @@ struct completion_call {
 // ---- formatting -------------------------------------------------------------------------------
 
 // A human-readable duration in the style of Go's time.Duration.String ("1h2m3.5s", "250ms",
-// "1.5µs"), rounded up to the millisecond from one millisecond on, so that a time left is never
-// shown shorter than it is.
+// "1.5µs"): below a second rounded up to the millisecond (a time left never shows as 0), from
+// a second on truncated to the millisecond.
 std::string human(nanoseconds d) {
   using std::chrono::milliseconds;
   if (d <= nanoseconds::zero()) return "0s";
@@ -145,8 +146,8 @@ std::string human(nanoseconds d) {
     std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ns) / 1e3);
     return trim(buf) + "µs";
   }
-  const long long ms = std::chrono::ceil<milliseconds>(d).count();
-  if (ms < 1'000) return std::to_string(ms) + "ms";
+  if (ns < 1'000'000'000) return std::to_string(std::chrono::ceil<milliseconds>(d).count()) + "ms";
+  const long long ms = std::chrono::floor<milliseconds>(d).count();
   const long long h = ms / 3'600'000, m = ms / 60'000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
   std::string out;
   if (h) out += std::to_string(h) + "h";
@@ -756,6 +757,8 @@ std::string_view to_string(attempt_outcome o) noexcept {
   }
   return "unknown";
 }
+
+std::ostream& operator<<(std::ostream& os, attempt_outcome o) { return os << to_string(o); }
 
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const executor_stats& s) {
   boost::json::object o;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -188,6 +189,7 @@ enum class attempt_outcome : std::uint8_t {
 
 /// "succeeded", "failed", "timed_out", "canceled".
 std::string_view to_string(attempt_outcome o) noexcept;
+std::ostream& operator<<(std::ostream& os, attempt_outcome o);
 
 struct attempt_stats {
   attempt_outcome outcome = attempt_outcome::succeeded;
