@@ -156,6 +156,12 @@ std::string human(nanoseconds d) {
   return out + trim(buf) + "s";
 }
 
+// t + d, saturated at the clock's maximum (with_cooldown(hours::max()) is a valid "forever").
+steady_clock::time_point saturated_add(steady_clock::time_point t, nanoseconds d) noexcept {
+  if (d > steady_clock::time_point::max() - t) return steady_clock::time_point::max();
+  return t + d;
+}
+
 bool is_unset(const run_ticket& t) noexcept {
   // Owner-based: true only if the ticket was never assigned (an assigned ticket whose run has
   // already ended and been freed is expired, but still not equivalent to an empty one).
@@ -504,7 +510,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
         case start_end::canceled: ++exec_->cancellations; break;
       }
       // The window opens when the start ends, whatever its outcome.
-      if (cfg().cooldown > nanoseconds::zero()) exec_->cooldown_until = steady_clock::now() + cfg().cooldown;
+      if (cfg().cooldown > nanoseconds::zero())
+        exec_->cooldown_until = saturated_add(steady_clock::now(), cfg().cooldown);
     }
     if (cfg().on_complete) {
       // on_complete sees the outcome and runs before the caller's handler. The guard makes
