@@ -123,7 +123,7 @@ template <class Handler, class... Args>
 void post_completion(const asio::any_io_executor& via, Handler h, asio::any_completion_executor work,
                      Args... args) {
   asio::post(via, completion_call<Handler, Args...>{std::move(h), std::move(work),
-                                                     std::tuple<Args...>(std::move(args)...)});
+                                                    std::tuple<Args...>(std::move(args)...)});
 }
 
 // Installed in an async_run caller's slot: terminal or partial cancellation cancels the run
@@ -174,6 +174,28 @@ struct body_call {
   asio::awaitable<void> operator()() { return (*fn)(ctx); }
 };
 
+// The launch of a run, posted to the strand (see job_impl::start). If it is destroyed unrun,
+// the execution context shut down before the body could start: the run is abandoned.
+struct deferred_launch {
+  std::shared_ptr<run_state> rs;
+
+  explicit deferred_launch(std::shared_ptr<run_state> r) noexcept : rs(std::move(r)) {}
+  deferred_launch(deferred_launch&&) noexcept = default;
+  deferred_launch& operator=(deferred_launch&&) = delete;
+  ~deferred_launch() {
+    if (rs) rs->job->abandon(*rs);
+  }
+
+  void operator()() {
+    auto r = std::move(rs);
+    try {
+      r->job->launch(r);
+    } catch (...) {
+      r->job->finish(*r, std::current_exception());  // e.g. std::bad_alloc: the run fails with it
+    }
+  }
+};
+
 }  // namespace
 
 jobs::logger& library_logger() {
@@ -203,14 +225,17 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   if (h) {
     rs->handler_work = tracked(asio::get_associated_executor(h, ex));
     caller_slot = asio::get_associated_cancellation_slot(h);
-    rs->handler = std::move(h);
+    // Not `rs->handler = std::move(h)`: Boost 1.81's any_completion_handler move assignment
+    // copies from an lvalue through its converting constructor and recurses without end.
+    rs->handler.swap(h);
   }
 
   std::unique_lock lk(mu);
   if (!on_start(st)) {
     lk.unlock();
     if (rs->handler)
-      post_completion(ex, std::move(rs->handler), std::move(rs->handler_work), error_ptr(errc::still_pending));
+      post_completion(ex, std::move(rs->handler), std::move(rs->handler_work),
+                      error_ptr(errc::still_pending));
     return false;
   }
   if (caller_slot.is_connected()) caller_slot.template emplace<run_cancellation>(run_cancellation{rs});
@@ -235,13 +260,12 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   ++version;
   current = rs;
 
-  // co_spawn runs under the mutex on purpose: it connects `rs->signal` (the slot handler is
-  // emplaced in this thread), and cancel() may only emit on it after taking the mutex, which
-  // orders the emit after the connection. co_spawn itself only posts to the strand (our strand
-  // is never the one running this thread: see post_completion), so no body code runs here.
+  // The launch is posted to the strand, under the mutex: the body never starts inside this call
+  // (co_spawn alone would dispatch it inline when the strand is idle and this thread runs the
+  // underlying executor — under our mutex), and every emit that cancel() posts later queues
+  // behind it on the FIFO strand, so the run's signal is connected before anything is emitted.
   try {
-    asio::co_spawn(strand_ex, body_call{context(rs), &fn},
-                   asio::bind_cancellation_slot(rs->signal.slot(), run_completion(rs)));
+    asio::post(strand, deferred_launch(rs));
   } catch (...) {
     st = old.st;
     progress = old.progress;
@@ -255,13 +279,18 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
     if (caller_slot.is_connected()) caller_slot.clear();
     throw;
   }
-  rs->launched.store(true, std::memory_order_release);
   if (ticket) *ticket = rs;
   lk.unlock();
 
-  JOBS_LOG(lifecycle_logger(), debug, id)
-      << "job " << id << " started (run " << rs->generation << ")";
+  JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " started (run " << rs->generation << ")";
   return true;
+}
+
+void job_impl::launch(const std::shared_ptr<run_state>& rs) {
+  // On the strand. co_spawn dispatches its first step inline here, so the body runs at once.
+  asio::co_spawn(strand_ex, body_call{context(rs), &fn},
+                 asio::bind_cancellation_slot(rs->signal.slot(), run_completion(rs)));
+  rs->launched.store(true, std::memory_order_release);
 }
 
 bool job_impl::cancel_current(cancel_reason why) {
@@ -291,15 +320,16 @@ bool job_impl::cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason wh
   return true;
 }
 
-
 void job_impl::emit_cancellation(std::shared_ptr<run_state> rs) {
   JOBS_LOG(lifecycle_logger(), debug, id)
       << "job " << id << " cancel requested ("
-      << (rs->reason.load(std::memory_order_relaxed) == cancel_reason::timeout ? "timeout" : "canceled") << ")";
-  // The signal is touched only on the strand. From the body itself this emits at once (the
-  // body's next co_await then throws operation_aborted); from anywhere else it is posted,
-  // behind the co_spawn entry that start() posted earlier, so the body's slot is connected.
-  asio::dispatch(strand, [rs = std::move(rs)] {
+      << (rs->reason.load(std::memory_order_relaxed) == cancel_reason::timeout ? "timeout" : "canceled")
+      << ")";
+  // The signal is touched only on the strand, and the emit is posted (never dispatched): it
+  // queues behind the launch that start() posted, so the body's slot is connected by then.
+  // context::is_canceled() is already true; the body's pending await completes with
+  // operation_aborted once the emit runs.
+  asio::post(strand, [rs = std::move(rs)] {
     if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
   });
 }
@@ -315,8 +345,9 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
     std::lock_guard lk(mu);
     const cancel_reason why = rs.reason.load(std::memory_order_relaxed);
     body_end how = body_end::returned;
-    if (e) how = (why != cancel_reason::none && threw_cancellation(e)) ? body_end::threw_cancellation
-                                                                      : body_end::threw_other;
+    if (e)
+      how = (why != cancel_reason::none && threw_cancellation(e)) ? body_end::threw_cancellation
+                                                                  : body_end::threw_other;
     const run_outcome out = on_end(why, how);
     switch (out.error) {
       case run_error::none: break;
@@ -336,15 +367,14 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
     if (blocked) cv.notify_all();
   }
   if (final == state::succeeded) {
-    JOBS_LOG(lifecycle_logger(), debug, id)
-        << "job " << id << " succeeded in " << took.count() << " ns";
+    JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " succeeded in " << took.count() << " ns";
   } else {
-    JOBS_LOG(lifecycle_logger(), warning, id)
-        << "job " << id << " " << to_string(final) << " after " << took.count()
-        << " ns: " << describe(run_error_ptr);
+    JOBS_LOG(lifecycle_logger(), warning, id) << "job " << id << " " << to_string(final) << " after "
+                                              << took.count() << " ns: " << describe(run_error_ptr);
   }
   if (rs.handler) post_completion(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
-  for (auto& w : woken) post_completion(ex, std::move(w.handler), std::move(w.work), boost::system::error_code{});
+  for (auto& w : woken)
+    post_completion(ex, std::move(w.handler), std::move(w.work), boost::system::error_code{});
 }
 
 void job_impl::abandon(run_state& rs) noexcept {
@@ -375,8 +405,9 @@ void job_impl::abandon(run_state& rs) noexcept {
 
 void job_impl::wait() {
   if (strand.running_in_this_thread() || blocking_guard::active(this))
-    throw std::logic_error("jobs::job::wait() called from the job's own strand (its body or a callback "
-                           "of its run): it would deadlock; use async_wait");
+    throw std::logic_error(
+        "jobs::job::wait() called from the job's own strand (its body or a callback "
+        "of its run): it would deadlock; use async_wait");
   std::unique_lock lk(mu);
   if (!is_pending(st)) return;
   const std::uint64_t run = generation;
@@ -445,8 +476,8 @@ jobs::stats job_impl::snapshot() const {
     s.state = st;
     s.progress = progress;
     s.started_at = started;
-    s.execution_time = is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady)
-                                      : last_execution;
+    s.execution_time =
+        is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
     s.version = version;
     e = error;
   }

@@ -30,12 +30,12 @@ struct pending_wait {
 /// frame is destroyed at shutdown frees everything.
 struct run_state {
   std::shared_ptr<job_impl> job;
-  std::any params;                 // immutable while the run exists
-  std::uint64_t generation = 0;    // which run of the job this is (1, 2, ...)
+  std::any params;                                         // immutable while the run exists
+  std::uint64_t generation = 0;                            // which run of the job this is (1, 2, ...)
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
-  std::atomic<bool> launched{false};  // the coroutine exists (co_spawn returned)
-  bool ended = false;                 // guarded by job->mu
-  bool ended_on_strand = false;       // strand only: no more emits into `signal`
+  std::atomic<bool> launched{false};                       // the coroutine exists (co_spawn returned)
+  bool ended = false;                                      // guarded by job->mu
+  bool ended_on_strand = false;                            // strand only: no more emits into `signal`
   // The body's cancellation signal. Not thread-safe: touched only on the job's strand, except
   // in start(), where co_spawn connects it before the coroutine can run.
   asio::cancellation_signal signal;
@@ -44,10 +44,11 @@ struct run_state {
 };
 
 class job_impl : public std::enable_shared_from_this<job_impl> {
-public:
+ public:
   job_impl(asio::any_io_executor ex, std::string id, body fn, job_config config);
 
   bool start(std::any params, run_handler h, run_ticket* ticket);
+  void launch(const std::shared_ptr<run_state>& rs);
   bool cancel_current(cancel_reason why);
   bool cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why);
   void finish(run_state& rs, std::exception_ptr e);
@@ -89,7 +90,7 @@ public:
   std::uint64_t next_wait_key = 0;
   unsigned blocked = 0;  // threads inside wait()
 
-private:
+ private:
   void emit_cancellation(std::shared_ptr<run_state> rs);
 
   std::once_flag logger_once_;

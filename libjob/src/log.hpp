@@ -17,6 +17,5 @@ jobs::logger& library_logger();
 
 /// A record on `lg` at `sev` carrying the job id as the attribute "Job"; the message is only
 /// formatted if the record passes the application's filters.
-#define JOBS_LOG(lg, sev, job_id)                            \
-  BOOST_LOG_SEV(lg, ::boost::log::trivial::sev)              \
-      << ::boost::log::add_value("Job", std::string(job_id))
+#define JOBS_LOG(lg, sev, job_id) \
+  BOOST_LOG_SEV(lg, ::boost::log::trivial::sev) << ::boost::log::add_value("Job", std::string(job_id))

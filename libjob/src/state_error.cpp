@@ -23,7 +23,7 @@ std::ostream& operator<<(std::ostream& os, state s) { return os << to_string(s);
 namespace {
 
 class category final : public boost::system::error_category {
-public:
+ public:
   // A fixed id keeps the category unique across shared libraries.
   constexpr category() noexcept : error_category(0x6a6f62735f657272ULL) {}
 

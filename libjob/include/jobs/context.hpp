@@ -16,8 +16,8 @@ namespace jobs {
 
 /// The logger a body's context hands out: severity (Boost.Log's trivial levels) and channel.
 /// It carries an attribute "Job" whose value is the job id (std::string).
-using logger = boost::log::sources::severity_channel_logger_mt<boost::log::trivial::severity_level,
-                                                               std::string>;
+using logger =
+    boost::log::sources::severity_channel_logger_mt<boost::log::trivial::severity_level, std::string>;
 
 namespace detail {
 struct run_state;
@@ -31,7 +31,7 @@ struct run_state;
 /// belongs to has ended, `set_progress` and `set_result` are ignored: a late report from
 /// offloaded work can never leak into a later run.
 class context {
-public:
+ public:
   explicit context(std::shared_ptr<detail::run_state> run) noexcept;
 
   const std::string& id() const noexcept;
@@ -54,7 +54,7 @@ public:
     return std::any_cast<const T&>(params());
   }
 
-private:
+ private:
   std::shared_ptr<detail::run_state> run_;
 };
 

@@ -31,11 +31,11 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 /// `boost::system::system_error` whose `code()` is a `jobs::errc` and whose `what()` is a
 /// complete sentence such as "job is still in cooldown, 4m59s left".
 class error : public boost::system::system_error {
-public:
+ public:
   error(errc e, std::string message);
   const char* what() const noexcept override;
 
-private:
+ private:
   std::string message_;
 };
 

@@ -67,8 +67,8 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
 void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h);
 
 template <class T>
-concept run_token = asio::completion_token_for<T, void(std::exception_ptr)> &&
-                    !std::is_same_v<std::decay_t<T>, std::any>;
+concept run_token =
+    asio::completion_token_for<T, void(std::exception_ptr)> && !std::is_same_v<std::decay_t<T>, std::any>;
 
 template <class T>
 concept execution_context_ref = std::is_convertible_v<T&, asio::execution_context&>;
@@ -93,7 +93,7 @@ inline detail::logger_option with_logger(logger l) { return {std::move(l)}; }
 /// As for Asio's I/O objects, the execution context must outlive every handle. A run keeps its
 /// job alive after every handle is gone.
 class job {
-public:
+ public:
   /// `ex`: any executor (io_context's, thread_pool's, a strand); the body runs on a strand of it.
   /// `id`: "" gets a random UUID. Throws std::invalid_argument for a null executor or an empty body.
   template <class... Options>
@@ -102,8 +102,8 @@ public:
                                make_config(std::forward<Options>(options)...))) {}
 
   template <class ExecutionContext, class... Options>
-    requires detail::execution_context_ref<ExecutionContext>
-  job(ExecutionContext& ctx, std::string id, body fn, Options&&... options)
+  requires detail::execution_context_ref<ExecutionContext> job(ExecutionContext& ctx, std::string id, body fn,
+                                                               Options&&... options)
       : job(asio::any_io_executor(ctx.get_executor()), std::move(id), std::move(fn),
             std::forward<Options>(options)...) {}
 
@@ -184,7 +184,7 @@ public:
 
   friend bool operator==(const job& a, const job& b) noexcept { return a.impl_ == b.impl_; }
 
-private:
+ private:
   friend struct detail::job_access;
 
   template <class... Options>

@@ -35,7 +35,7 @@ const asio::strand<asio::any_io_executor>& job_strand(const job_impl& j) noexcep
 /// Marks the calling thread as inside a callback of `j` that a blocking wait on `j` would
 /// deadlock (e.g. an executor's on_complete). RAII.
 class blocking_guard {
-public:
+ public:
   explicit blocking_guard(const job_impl* j) noexcept;
   ~blocking_guard();
   blocking_guard(const blocking_guard&) = delete;
@@ -44,7 +44,7 @@ public:
   /// True if the calling thread is inside such a callback of `j`.
   static bool active(const job_impl* j) noexcept;
 
-private:
+ private:
   const job_impl* previous_;
 };
 

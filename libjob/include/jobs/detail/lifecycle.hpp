@@ -65,8 +65,7 @@ constexpr run_outcome on_end(cancel_reason r, body_end b) noexcept {
     case cancel_reason::timeout:
       if (b == body_end::returned) return {state::succeeded, run_error::none};
       return {state::failed, b == body_end::threw_cancellation ? run_error::timeout : run_error::body};
-    case cancel_reason::none:
-      break;
+    case cancel_reason::none: break;
   }
   if (b == body_end::returned) return {state::succeeded, run_error::none};
   return {state::failed, run_error::body};
