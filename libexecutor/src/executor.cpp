@@ -368,9 +368,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
 
   void attempt() {
     std::exception_ptr failed_to_launch;
-    bool admitted = false;
     bool stopped = false;
     {
+      // Held until this step is over: once the run is launched its completion may run on
+      // another thread at once, and on_run_done() starts by taking mu_, so it sees everything
+      // written here (attempt_no_, refused_, the ticket).
       std::unique_lock lk(mu_);
       if (stop_requested_) {
         stopped = true;
@@ -388,31 +390,31 @@ class start_op : public std::enable_shared_from_this<start_op> {
           } else {
             initiate_run(exec_->impl, std::move(p), run_handler(run_done{shared_from_this()}), &ticket_);
           }
-          admitted = !is_unset(ticket_);
+          if (is_unset(ticket_) && attempt_no_ == 1) {
+            // The job refused the first run (it was started on its own with job.run() between
+            // our admission check and here): the start is refused with errc::still_pending and
+            // changes nothing. The refusal arrives through the run's handler (posted by the job).
+            // Lock order op → executor → job is never reversed (the executor mutex is never held
+            // while taking an op's mutex).
+            refused_ = true;
+            {
+              std::lock_guard elk(exec_->mu);
+              exec_->retries = saved_retries;
+              exec_->attempts = std::move(saved_attempts);
+              --exec_->starts;
+            }
+            exec_->release(this);
+          }
         } catch (...) {
           failed_to_launch = std::current_exception();
           phase_ = phase::idle;
         }
       }
-      // Everything below runs after mu_ is released: a stop() that took mu_ before us was seen
-      // above (no run started); one that takes it after us finds the run's ticket, and stop()
-      // cancels the job's run itself in any case.
+      // A stop() that took mu_ before us was seen above (no run started); one that takes it
+      // after us finds the run's ticket, and stop() cancels the job's run itself in any case.
     }
     if (stopped) return finish(canceled_error(), start_end::canceled);
     if (failed_to_launch) return finish(std::move(failed_to_launch), start_end::failed);
-    if (!admitted && attempt_no_ == 1) {
-      // The job refused the first run (it was started on its own with job.run() between our
-      // admission check and here): the start is refused with errc::still_pending and changes
-      // nothing. The refusal arrives through the run's handler (posted by the job).
-      refused_ = true;
-      {
-        std::lock_guard lk(exec_->mu);
-        exec_->retries = saved_retries;
-        exec_->attempts = std::move(saved_attempts);
-        --exec_->starts;
-      }
-      exec_->release(this);
-    }
   }
 
   void launch_race(std::any p) {
@@ -436,14 +438,16 @@ class start_op : public std::enable_shared_from_this<start_op> {
   }
 
   void on_run_done(std::exception_ptr e) {
-    const nanoseconds took = steady_clock::now() - attempt_started_;
-    bool stopped;
+    bool stopped, refused;
+    nanoseconds took;
     {
       std::lock_guard lk(mu_);
+      took = steady_clock::now() - attempt_started_;
       phase_ = phase::idle;
       stopped = stop_requested_;
+      refused = refused_;
     }
-    if (refused_) return complete(std::move(e));  // the job refused the first run: a refused start
+    if (refused) return complete(std::move(e));  // the job refused the first run: a refused start
 
     if (!e) {
       record({attempt_outcome::succeeded, nullptr, took}, false);
