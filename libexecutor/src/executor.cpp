@@ -310,7 +310,6 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // Called inside async_start's initiation, right after admission.
   void begin(asio::cancellation_slot slot) {
     initiating_.store(true, std::memory_order_relaxed);
-    slot_ = slot;
     if (slot.is_connected()) slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
     attempt();
     initiating_.store(false, std::memory_order_relaxed);
@@ -552,7 +551,6 @@ class start_op : public std::enable_shared_from_this<start_op> {
   std::any params_;
   start_handler handler_;
   asio::any_completion_executor work_;
-  asio::cancellation_slot slot_;
   std::atomic<bool> initiating_{false};
 
   // Touched by one step at a time (Asio orders the steps).
@@ -711,7 +709,7 @@ asio::awaitable<void> executor::start(std::any params) {
 void executor::stop(bool wait) {
   auto& s = *state_;
   if (wait &&
-      (detail::job_strand(*s.impl).running_in_this_thread() || detail::blocking_guard::active(s.impl.get())))
+      (detail::on_job_strand(*s.impl) || detail::blocking_guard::active(s.impl.get())))
     throw std::logic_error(
         "jobs::executor::stop(true) called from the job's own strand or from a callback of a start "
         "(on_complete, on_retry, retry_if): it would deadlock; use async_stop");

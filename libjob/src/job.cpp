@@ -196,7 +196,56 @@ struct deferred_launch {
   }
 };
 
+// Installed in an async_watch caller's slot: any type cancels the watch only.
+struct watch_cancellation {
+  std::weak_ptr<job_impl> job;
+  std::uint64_t key;
+  void operator()(asio::cancellation_type_t type) const {
+    if (type == asio::cancellation_type::none) return;
+    if (auto j = job.lock()) j->cancel_watch(key);
+  }
+};
+
+constexpr std::size_t terminal_log_size = 64;
+
 }  // namespace
+
+// The jobs of one execution context, so that its shutdown can release the asynchronous waiters
+// and watchers of idle jobs: they sit in no Asio queue, and a handler that holds a handle to
+// its own job would otherwise keep both alive for ever. (Those of a pending run are released
+// when the run's frame is destroyed: see abandon.)
+class job_registry final : public asio::execution_context::service {
+ public:
+  static asio::execution_context::id id;
+
+  explicit job_registry(asio::execution_context& ctx) : service(ctx) {}
+
+  void add(job_impl* j) {
+    std::lock_guard lk(mu_);
+    jobs_.push_back(j);
+    j->registry_pos_ = std::prev(jobs_.end());
+  }
+  void remove(job_impl* j) noexcept {
+    std::lock_guard lk(mu_);
+    jobs_.erase(j->registry_pos_);
+  }
+
+ private:
+  void shutdown() override {
+    std::list<pending_wait> waits;
+    std::list<pending_watch> watches;
+    {
+      std::lock_guard lk(mu_);
+      for (job_impl* j : jobs_) j->detach(waits, watches);
+    }
+    // Destroyed here, outside the lock: a handler's destructor may destroy a job.
+  }
+
+  std::mutex mu_;
+  std::list<job_impl*> jobs_;
+};
+
+asio::execution_context::id job_registry::id;
 
 jobs::logger& library_logger() {
   static jobs::logger lg(boost::log::keywords::channel = "jobs");
@@ -208,12 +257,24 @@ jobs::logger& library_logger() {
 job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config config)
     : ex(std::move(e)),
       strand(asio::make_strand(ex)),
-      strand_ex(strand),
+      strand_ex(*strand),
       id(i.empty() ? boost::uuids::to_string(boost::uuids::random_generator()()) : std::move(i)),
       labels(std::move(config.labels)),
       fn(std::move(f)),
       created(system_clock::now()),
-      user_logger(std::move(config.logger)) {}
+      user_logger(std::move(config.logger)),
+      registry_(&asio::use_service<job_registry>(asio::query(ex, asio::execution::context))) {
+  registry_->add(this);
+}
+
+job_impl::~job_impl() {
+  job_registry* r;
+  {
+    std::lock_guard lk(mu);
+    r = registry_;  // null once the context has shut down (it may be gone by now)
+  }
+  if (r) r->remove(this);
+}
 
 bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   // Everything that can fail is done before the state changes: a failed start leaves the job
@@ -231,6 +292,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   }
 
   std::unique_lock lk(mu);
+  check_attached_locked();
   if (!on_start(st)) {
     lk.unlock();
     if (rs->handler)
@@ -257,7 +319,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   started = system_clock::now();
   started_steady = steady_clock::now();
   rs->generation = ++generation;
-  ++version;
+  rs->strand_ex = strand_ex;
   current = rs;
 
   // The launch is posted to the strand, under the mutex: the body never starts inside this call
@@ -265,7 +327,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   // underlying executor — under our mutex), and every emit that cancel() posts later queues
   // behind it on the FIFO strand, so the run's signal is connected before anything is emitted.
   try {
-    asio::post(strand, deferred_launch(rs));
+    asio::post(rs->strand_ex, deferred_launch(rs));
   } catch (...) {
     st = old.st;
     progress = old.progress;
@@ -280,7 +342,10 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
     throw;
   }
   if (ticket) *ticket = rs;
+  watch_batch batch;
+  changed_locked(batch);
   lk.unlock();
+  deliver(batch);
 
   JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " started (run " << rs->generation << ")";
   return true;
@@ -288,13 +353,14 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
 
 void job_impl::launch(const std::shared_ptr<run_state>& rs) {
   // On the strand. co_spawn dispatches its first step inline here, so the body runs at once.
-  asio::co_spawn(strand_ex, body_call{context(rs), &fn},
+  asio::co_spawn(rs->strand_ex, body_call{context(rs), &fn},
                  asio::bind_cancellation_slot(rs->signal.slot(), run_completion(rs)));
   rs->launched.store(true, std::memory_order_release);
 }
 
 bool job_impl::cancel_current(cancel_reason why) {
   std::shared_ptr<run_state> rs;
+  watch_batch batch;
   {
     std::lock_guard lk(mu);
     if (!on_cancel(st)) return false;
@@ -302,20 +368,23 @@ bool job_impl::cancel_current(cancel_reason why) {
     if (!rs) return false;
     st = state::canceling;
     rs->reason.store(why, std::memory_order_relaxed);
-    ++version;
+    changed_locked(batch);
   }
+  deliver(batch);
   emit_cancellation(std::move(rs));
   return true;
 }
 
 bool job_impl::cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why) {
+  watch_batch batch;
   {
     std::lock_guard lk(mu);
     if (rs->ended || rs->generation != generation || !on_cancel(st)) return false;
     st = state::canceling;
     rs->reason.store(why, std::memory_order_relaxed);
-    ++version;
+    changed_locked(batch);
   }
+  deliver(batch);
   emit_cancellation(rs);
   return true;
 }
@@ -329,7 +398,8 @@ void job_impl::emit_cancellation(std::shared_ptr<run_state> rs) {
   // queues behind the launch that start() posted, so the body's slot is connected by then.
   // context::is_canceled() is already true; the body's pending await completes with
   // operation_aborted once the emit runs.
-  asio::post(strand, [rs = std::move(rs)] {
+  auto ex = rs->strand_ex;
+  asio::post(ex, [rs = std::move(rs)] {
     if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
   });
 }
@@ -339,6 +409,7 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
   rs.ended_on_strand = true;
   std::exception_ptr run_error_ptr;
   std::list<pending_wait> woken;
+  watch_batch batch;
   state final;
   std::chrono::nanoseconds took;
   {
@@ -361,8 +432,14 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
     ended = system_clock::now();
     last_execution = took = steady_clock::now() - started_steady;
     ++finished;
-    ++version;
     current.reset();
+    changed_locked(batch);
+    if (watched) {
+      // Kept so that a watcher re-arming late still sees this run's end (see async_watch).
+      if (terminal_log.size() == terminal_log_size) terminal_log.pop_front();
+      terminal_log.emplace_back();
+      fill_locked(terminal_log.back());
+    }
     woken.swap(waits);
     if (blocked) cv.notify_all();
   }
@@ -375,6 +452,7 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
   if (rs.handler) post_completion(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
   for (auto& w : woken)
     post_completion(ex, std::move(w.handler), std::move(w.work), boost::system::error_code{});
+  deliver(batch);
 }
 
 void job_impl::abandon(run_state& rs) noexcept {
@@ -382,6 +460,7 @@ void job_impl::abandon(run_state& rs) noexcept {
   // or destroyed). Release every waiter: blocking ones wake up, asynchronous ones are
   // destroyed without being invoked, as Asio does with the handlers of a context that shuts down.
   std::list<pending_wait> dropped;
+  std::list<pending_watch> dropped_watches;
   {
     std::lock_guard lk(mu);
     if (rs.ended) return;
@@ -396,6 +475,7 @@ void job_impl::abandon(run_state& rs) noexcept {
       ++version;
       current.reset();
       dropped.swap(waits);
+      dropped_watches.swap(watches);
       if (blocked) cv.notify_all();
     }
   }
@@ -404,7 +484,7 @@ void job_impl::abandon(run_state& rs) noexcept {
 }
 
 void job_impl::wait() {
-  if (strand.running_in_this_thread() || blocking_guard::active(this))
+  if (on_job_strand(*this) || blocking_guard::active(this))
     throw std::logic_error(
         "jobs::job::wait() called from the job's own strand (its body or a callback "
         "of its run): it would deadlock; use async_wait");
@@ -420,6 +500,7 @@ void job_impl::async_wait(wait_handler h) {
   auto work = tracked(asio::get_associated_executor(h, ex));
   auto slot = asio::get_associated_cancellation_slot(h);
   std::unique_lock lk(mu);
+  check_attached_locked();
   if (!is_pending(st)) {
     lk.unlock();
     post_completion(ex, std::move(h), std::move(work), boost::system::error_code{});
@@ -466,6 +547,18 @@ jobs::logger& job_impl::context_logger() noexcept {
   return *context_logger_;
 }
 
+void job_impl::fill_locked(jobs::stats& s) const {
+  s.id = id;
+  s.labels = labels;
+  s.state = st;
+  s.progress = progress;
+  s.started_at = started;
+  s.execution_time =
+      is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
+  s.version = version;
+  s.error = describe(error);
+}
+
 jobs::stats job_impl::snapshot() const {
   jobs::stats s;
   s.id = id;
@@ -481,8 +574,102 @@ jobs::stats job_impl::snapshot() const {
     s.version = version;
     e = error;
   }
-  s.error = describe(e);
+  s.error = describe(e);  // outside the lock: it rethrows
   return s;
+}
+
+void job_impl::changed_locked(watch_batch& out) {
+  ++version;
+  if (watches.empty()) return;  // the common case costs one branch
+  jobs::stats snap;
+  fill_locked(snap);
+  for (auto it = watches.begin(); it != watches.end();) {
+    if (it->after < version) {
+      out.push_back(ready_watch{std::move(*it), snap});
+      it = watches.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void job_impl::deliver(watch_batch& b) {
+  for (auto& r : b)
+    post_completion(ex, std::move(r.watch.handler), std::move(r.watch.work), boost::system::error_code{},
+                    std::move(r.snapshot));
+  b.clear();
+}
+
+void job_impl::async_watch(std::uint64_t after, watch_handler h) {
+  auto work = tracked(asio::get_associated_executor(h, ex));
+  auto slot = asio::get_associated_cancellation_slot(h);
+  jobs::stats snap;
+  {
+    std::unique_lock lk(mu);
+    check_attached_locked();
+    watched = true;
+    // An unseen end of a run first, oldest first, so that none is missed; else the latest state.
+    const jobs::stats* unseen = nullptr;
+    for (const auto& t : terminal_log) {
+      if (t.version > after) {
+        unseen = &t;
+        break;
+      }
+    }
+    if (unseen) {
+      snap = *unseen;
+    } else if (version > after) {
+      fill_locked(snap);
+    } else {
+      const std::uint64_t key = ++next_wait_key;
+      watches.push_back(pending_watch{std::move(h), std::move(work), after, key});
+      if (slot.is_connected()) {
+        try {
+          slot.template emplace<watch_cancellation>(watch_cancellation{weak_from_this(), key});
+        } catch (...) {
+          watches.pop_back();
+          throw;
+        }
+      }
+      return;
+    }
+  }
+  post_completion(ex, std::move(h), std::move(work), boost::system::error_code{}, std::move(snap));
+}
+
+void job_impl::cancel_watch(std::uint64_t key) {
+  std::list<pending_watch> taken;
+  {
+    std::lock_guard lk(mu);
+    for (auto it = watches.begin(); it != watches.end(); ++it) {
+      if (it->key == key) {
+        taken.splice(taken.end(), watches, it);
+        break;
+      }
+    }
+  }
+  for (auto& w : taken)
+    post_completion(ex, std::move(w.handler), std::move(w.work),
+                    boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
+}
+
+void job_impl::detach(std::list<pending_wait>& waits_out, std::list<pending_watch>& watches_out) noexcept {
+  std::optional<asio::strand<asio::any_io_executor>> released;
+  asio::any_io_executor released_ex;
+  {
+    std::lock_guard lk(mu);
+    waits_out.splice(waits_out.end(), waits);
+    watches_out.splice(watches_out.end(), watches);
+    released.swap(strand);
+    std::swap(released_ex, strand_ex);
+    registry_ = nullptr;
+  }
+  // The strand is released here, while its service still exists.
+}
+
+void job_impl::check_attached_locked() const {
+  if (!strand)
+    throw std::logic_error("jobs::job: the job's execution context has been shut down or destroyed");
 }
 
 // ---- the internal interface ------------------------------------------------------------------
@@ -503,12 +690,19 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
 
 void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) { j->async_wait(std::move(h)); }
 
+void initiate_watch(const std::shared_ptr<job_impl>& j, std::uint64_t last_version, watch_handler h) {
+  j->async_watch(last_version, std::move(h));
+}
+
 bool cancel_run(const run_ticket& t, cancel_reason why) {
   auto rs = t.lock();
   return rs && rs->job->cancel_run(rs, why);
 }
 
-const asio::strand<asio::any_io_executor>& job_strand(const job_impl& j) noexcept { return j.strand; }
+bool on_job_strand(const job_impl& j) noexcept {
+  std::lock_guard lk(j.mu);
+  return j.strand && j.strand->running_in_this_thread();
+}
 
 namespace {
 thread_local const job_impl* in_callback_of = nullptr;
@@ -579,7 +773,7 @@ jobs::stats job::stats() const { return impl_->snapshot(); }
 context::context(std::shared_ptr<detail::run_state> run) noexcept : run_(std::move(run)) {}
 
 const std::string& context::id() const noexcept { return run_->job->id; }
-asio::any_io_executor context::get_executor() const noexcept { return run_->job->strand_ex; }
+asio::any_io_executor context::get_executor() const noexcept { return run_->strand_ex; }
 bool context::is_canceled() const noexcept {
   return run_->reason.load(std::memory_order_relaxed) != detail::cancel_reason::none;
 }
@@ -598,12 +792,14 @@ void context::set_progress(double p) {
   if (std::isnan(p)) return;
   p = std::clamp(p, 0.0, 1.0);
   auto& j = *run_->job;
-  std::lock_guard lk(j.mu);
-  if (run_->ended) return;
-  if (j.progress != p) {
+  detail::watch_batch batch;
+  {
+    std::lock_guard lk(j.mu);
+    if (run_->ended || j.progress == p) return;
     j.progress = p;
-    ++j.version;
+    j.changed_locked(batch);
   }
+  if (!batch.empty()) j.deliver(batch);
 }
 
 void context::set_result(std::any r) {

@@ -12,9 +12,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 namespace jobs::detail {
 
@@ -25,6 +27,24 @@ struct pending_wait {
   std::uint64_t key;
 };
 
+/// An async_watch in flight: completes once the job's version exceeds `after`.
+struct pending_watch {
+  watch_handler handler;
+  asio::any_completion_executor work;
+  std::uint64_t after;
+  std::uint64_t key;
+};
+
+/// Watchers that a change satisfied, with the snapshot each gets; posted after the mutex is
+/// released.
+struct ready_watch {
+  pending_watch watch;
+  jobs::stats snapshot;
+};
+using watch_batch = std::vector<ready_watch>;
+
+class job_registry;
+
 /// One run. Owned by the run's coroutine (its completion handler and its context) and by the
 /// contexts a body copies; the job refers to its current run only weakly, so that a run whose
 /// frame is destroyed at shutdown frees everything.
@@ -33,6 +53,7 @@ struct run_state {
   std::any params;                                         // immutable while the run exists
   std::uint64_t generation = 0;                            // which run of the job this is (1, 2, ...)
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
+  asio::any_io_executor strand_ex;                         // the job's strand, for this run
   std::atomic<bool> launched{false};                       // the coroutine exists (co_spawn returned)
   bool ended = false;                                      // guarded by job->mu
   bool ended_on_strand = false;                            // strand only: no more emits into `signal`
@@ -46,6 +67,9 @@ struct run_state {
 class job_impl : public std::enable_shared_from_this<job_impl> {
  public:
   job_impl(asio::any_io_executor ex, std::string id, body fn, job_config config);
+  ~job_impl();
+  job_impl(const job_impl&) = delete;
+  job_impl& operator=(const job_impl&) = delete;
 
   bool start(std::any params, run_handler h, run_ticket* ticket);
   void launch(const std::shared_ptr<run_state>& rs);
@@ -56,6 +80,19 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void wait();
   void async_wait(wait_handler h);
   void cancel_wait(std::uint64_t key);
+  void async_watch(std::uint64_t after, watch_handler h);
+  void cancel_watch(std::uint64_t key);
+  /// Under mu: the version moves on; the watchers this satisfies move to `out`.
+  void changed_locked(watch_batch& out);
+  /// Completes the watchers in `b` (without the mutex).
+  void deliver(watch_batch& b);
+  /// Under mu: a snapshot of the mutable part (id and labels included).
+  void fill_locked(jobs::stats& s) const;
+  /// The execution context is shutting down: hands over every pending async waiter and watcher
+  /// (to be destroyed, not invoked, by the caller).
+  void detach(std::list<pending_wait>& waits_out, std::list<pending_watch>& watches_out) noexcept;
+  /// Under mu: throws std::logic_error once the execution context has shut down.
+  void check_attached_locked() const;
   jobs::logger& context_logger() noexcept;
   jobs::stats snapshot() const;
   /// Where the library's own records about this job go: the job's logger if it was given
@@ -64,8 +101,11 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
 
   // ---- immutable after construction ----
   const asio::any_io_executor ex;
-  const asio::strand<asio::any_io_executor> strand;
-  const asio::any_io_executor strand_ex;  // `strand`, type-erased once
+  // The job's strand. Guarded by mu: released when the execution context shuts down (see
+  // job_registry), so that a handle that outlives its context can still be queried and
+  // destroyed. A run keeps its own copy (run_state::strand_ex).
+  std::optional<asio::strand<asio::any_io_executor>> strand;
+  asio::any_io_executor strand_ex;  // `strand`, type-erased once
   const std::string id;
   const jobs::labels labels;
   const body fn;
@@ -84,13 +124,19 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   std::chrono::nanoseconds last_execution{0};
   std::uint64_t generation = 0;  // runs started
   std::uint64_t finished = 0;    // runs ended
-  std::uint64_t version = 0;     // bumped on every change of state or progress
+  std::uint64_t version = 1;     // bumped on every change of state or progress
   std::weak_ptr<run_state> current;
   std::list<pending_wait> waits;
+  std::list<pending_watch> watches;
+  std::deque<jobs::stats> terminal_log;  // the last runs' terminal snapshots, once watched
+  bool watched = false;
   std::uint64_t next_wait_key = 0;
   unsigned blocked = 0;  // threads inside wait()
 
  private:
+  friend class job_registry;
+  job_registry* registry_;
+  std::list<job_impl*>::iterator registry_pos_;  // guarded by the registry's mutex
   void emit_cancellation(std::shared_ptr<run_state> rs);
 
   std::once_flag logger_once_;

@@ -61,10 +61,12 @@ void apply(job_config& c, logger_option o);
 
 using run_handler = asio::any_completion_handler<void(std::exception_ptr)>;
 using wait_handler = asio::any_completion_handler<void(boost::system::error_code)>;
+using watch_handler = asio::any_completion_handler<void(boost::system::error_code, jobs::stats)>;
 
 std::shared_ptr<job_impl> make_job(asio::any_io_executor ex, std::string id, body fn, job_config config);
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h);
 void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h);
+void initiate_watch(const std::shared_ptr<job_impl>& j, std::uint64_t last_version, watch_handler h);
 
 template <class T>
 concept run_token =
@@ -146,6 +148,25 @@ class job {
     return asio::async_initiate<Token, void(boost::system::error_code)>(wait_initiation{impl_}, token);
   }
 
+  /// Completes with a snapshot as soon as the job has changed (state or progress) since the
+  /// snapshot whose `version` is `last_version` — at once if it already has. 0 (or any version
+  /// older than the job's) gets the current snapshot at once. Loop on it to follow a job:
+  ///
+  ///     for (std::uint64_t v = 0;;) { auto s = co_await j.async_watch(v); v = s.version; ... }
+  ///
+  /// Fast changes are coalesced (a watcher gets the latest state, never a queue of stale ones),
+  /// except that the end of every run is delivered: a watcher that re-arms with the version it
+  /// last saw gets the terminal snapshot of each run that ended since then, oldest first (the
+  /// job keeps the last 64 of them once it has been watched).
+  /// \par Handler signature  void(boost::system::error_code, jobs::stats)
+  /// \par Per-operation cancellation  terminal, partial and total: cancels only the watch, which
+  ///      completes with asio::error::operation_aborted (and an empty snapshot).
+  template <class Token = asio::deferred_t>
+  auto async_watch(std::uint64_t last_version = 0, Token&& token = {}) {
+    return asio::async_initiate<Token, void(boost::system::error_code, jobs::stats)>(watch_initiation{impl_},
+                                                                                     token, last_version);
+  }
+
   /// running -> canceling, and the body's cancellation slot fires (terminal) on its strand.
   /// Returns false if the job is not `running`.
   bool cancel();
@@ -206,6 +227,14 @@ class job {
     template <class Handler>
     void operator()(Handler&& h) const {
       detail::initiate_wait(impl, detail::wait_handler(std::forward<Handler>(h)));
+    }
+  };
+
+  struct watch_initiation {
+    std::shared_ptr<detail::job_impl> impl;
+    template <class Handler>
+    void operator()(Handler&& h, std::uint64_t last_version) const {
+      detail::initiate_watch(impl, last_version, detail::watch_handler(std::forward<Handler>(h)));
     }
   };
 

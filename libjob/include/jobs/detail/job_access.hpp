@@ -5,8 +5,6 @@
 #include <jobs/detail/lifecycle.hpp>
 #include <jobs/job.hpp>
 
-#include <boost/asio/strand.hpp>
-
 #include <cstdint>
 #include <memory>
 
@@ -29,8 +27,8 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
 /// body's slot fires. False if that run has ended or is already canceling.
 bool cancel_run(const run_ticket& t, cancel_reason why);
 
-/// The strand the job's bodies run on.
-const asio::strand<asio::any_io_executor>& job_strand(const job_impl& j) noexcept;
+/// True if the calling thread is running the job's strand (its body, or a callback on it).
+bool on_job_strand(const job_impl& j) noexcept;
 
 /// Marks the calling thread as inside a callback of `j` that a blocking wait on `j` would
 /// deadlock (e.g. an executor's on_complete). RAII.
