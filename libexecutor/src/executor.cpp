@@ -708,8 +708,7 @@ asio::awaitable<void> executor::start(std::any params) {
 
 void executor::stop(bool wait) {
   auto& s = *state_;
-  if (wait &&
-      (detail::on_job_strand(*s.impl) || detail::blocking_guard::active(s.impl.get())))
+  if (wait && (detail::on_job_strand(*s.impl) || detail::blocking_guard::active(s.impl.get())))
     throw std::logic_error(
         "jobs::executor::stop(true) called from the job's own strand or from a callback of a start "
         "(on_complete, on_retry, retry_if): it would deadlock; use async_stop");

@@ -227,7 +227,15 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const
 /// window → errc::cooldown ("job is still in cooldown, <time> left"). A refused start changes
 /// nothing. Then up to `attempts` attempts; the start ends with the first success, the last
 /// attempt's failure (the body's own exception object, rethrown as is), or errc::canceled once
-/// stop() or the caller's cancellation arrives.
+/// stop() or the caller's cancellation arrives. Attempts never overlap: the next one starts only
+/// once the previous run has ended. If the job is started on its own (job.run()) during a retry
+/// delay, the next attempt is refused by the job and counts as a failed attempt with
+/// errc::still_pending.
+///
+/// \par Statistics
+/// `retries` counts the failed attempts of the last admitted start (timeouts included; an attempt
+/// ended by stop() or the caller's cancellation is not counted); it restarts at 0 with each
+/// admitted start. Refused starts change nothing.
 ///
 /// \par Thread safety
 /// Every member may be called from any thread at any time.
