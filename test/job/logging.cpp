@@ -94,6 +94,29 @@ BOOST_AUTO_TEST_CASE(a_custom_logger_keeps_its_attributes_and_gains_the_job_id) 
   BOOST_TEST(*rs[i].severity == sev::error);
 }
 
+BOOST_AUTO_TEST_CASE(a_later_with_logger_replaces_an_earlier_one) {
+  jobs_test::log_capture cap;
+  asio::io_context io;
+  jobs::logger first(logging::keywords::channel = "first"), second(logging::keywords::channel = "second");
+  first.add_attribute("Which", logging::attributes::constant<std::string>("first"));
+  second.add_attribute("Which", logging::attributes::constant<std::string>("second"));
+  jobs::job j(
+      io, "two-loggers",
+      [](jobs::context& ctx) -> asio::awaitable<void> {
+        BOOST_LOG_SEV(ctx.logger(), sev::info) << "which one";
+        co_return;
+      },
+      jobs::with_logger(first), jobs::with_logger(second));
+  BOOST_TEST(j.run());
+  io.run();
+  const auto rs = cap.records();
+  const auto i = index_of_message(rs, "which one");
+  BOOST_TEST_REQUIRE(i < rs.size());
+  BOOST_TEST(rs[i].get("Which").value_or("<none>") == "second");
+  BOOST_TEST(rs[i].channel.value_or("<none>") == "second");
+  BOOST_TEST(rs[i].get("Job").value_or("<none>") == "two-loggers");
+}
+
 BOOST_AUTO_TEST_CASE(the_library_logs_start_and_end_at_debug) {
   jobs_test::log_capture cap;
   asio::io_context io;
