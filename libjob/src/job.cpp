@@ -224,19 +224,28 @@ class job_registry final : public asio::execution_context::service {
     std::lock_guard lk(mu_);
     jobs_.push_back(j);
     j->registry_pos_ = std::prev(jobs_.end());
+    j->registered_ = true;
   }
   void remove(job_impl* j) noexcept {
     std::lock_guard lk(mu_);
-    jobs_.erase(j->registry_pos_);
+    if (j->registered_) jobs_.erase(j->registry_pos_);
+    j->registered_ = false;
   }
 
  private:
+  // Called by the context's shutdown (possibly more than once: io_context::shutdown(), then
+  // again by the destructor). Every job is detached and forgotten: a detached job never calls
+  // remove() once it has seen its registry pointer cleared.
   void shutdown() override {
     std::list<pending_wait> waits;
     std::list<pending_watch> watches;
     {
       std::lock_guard lk(mu_);
-      for (job_impl* j : jobs_) j->detach(waits, watches);
+      for (job_impl* j : jobs_) {
+        j->detach(waits, watches);
+        j->registered_ = false;
+      }
+      jobs_.clear();
     }
     // Destroyed here, outside the lock: a handler's destructor may destroy a job.
   }

@@ -137,6 +137,7 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   friend class job_registry;
   job_registry* registry_;
   std::list<job_impl*>::iterator registry_pos_;  // guarded by the registry's mutex
+  bool registered_ = false;                      // guarded by the registry's mutex
   void emit_cancellation(std::shared_ptr<run_state> rs);
 
   std::once_flag logger_once_;
