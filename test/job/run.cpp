@@ -84,6 +84,36 @@ BOOST_AUTO_TEST_CASE(run_returns_true_with_the_state_running_and_the_body_not_ye
   BOOST_TEST(!j.error());
 }
 
+// Also when run() is called on a thread that is running the job's executor (where a dispatch
+// could run the body inline): from a handler, and from another job's body.
+BOOST_AUTO_TEST_CASE(the_body_never_starts_inside_run_even_from_the_executors_thread) {
+  asio::io_context io;
+  int calls = 0;
+  jobs::job j(io, "inner", [&](jobs::context&) -> asio::awaitable<void> {
+    ++calls;
+    co_return;
+  });
+  int seen_in_handler = -1, seen_in_body = -1;
+  asio::post(io, [&] {
+    BOOST_TEST(j.run());
+    seen_in_handler = calls;
+  });
+  io.run();
+  BOOST_TEST(seen_in_handler == 0);
+  BOOST_TEST(calls == 1);
+
+  jobs::job outer(io, "outer", [&](jobs::context&) -> asio::awaitable<void> {
+    BOOST_TEST(j.run());
+    seen_in_body = calls;
+    co_return;
+  });
+  BOOST_TEST(outer.run());
+  io.restart();
+  io.run();
+  BOOST_TEST(seen_in_body == 1);
+  BOOST_TEST(calls == 2);
+}
+
 BOOST_AUTO_TEST_CASE(run_is_refused_while_a_run_is_pending) {
   asio::io_context io;
   jobs_test::gate g(io.get_executor());
