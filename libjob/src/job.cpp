@@ -23,6 +23,7 @@
 #include <boost/uuid/uuid_io.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <tuple>
@@ -90,6 +91,24 @@ std::string describe(const std::exception_ptr& e) {
   } catch (...) {
     return "unknown exception";
   }
+}
+
+// A duration for people: "850ns", "12.3us", "4.56ms", "1.234s", "2m5.0s".
+std::string human(std::chrono::nanoseconds d) {
+  const double ns = static_cast<double>(d.count());
+  char buf[48];
+  if (ns < 1e3)
+    std::snprintf(buf, sizeof buf, "%.0fns", ns);
+  else if (ns < 1e6)
+    std::snprintf(buf, sizeof buf, "%.1fus", ns / 1e3);
+  else if (ns < 1e9)
+    std::snprintf(buf, sizeof buf, "%.2fms", ns / 1e6);
+  else if (ns < 60e9)
+    std::snprintf(buf, sizeof buf, "%.3fs", ns / 1e9);
+  else
+    std::snprintf(buf, sizeof buf, "%lldm%.1fs", static_cast<long long>(ns / 60e9),
+                  (ns - 60e9 * static_cast<double>(static_cast<long long>(ns / 60e9))) / 1e9);
+  return buf;
 }
 
 asio::any_completion_executor tracked(asio::any_completion_executor ex) {
@@ -452,11 +471,15 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
     woken.swap(waits);
     if (blocked) cv.notify_all();
   }
+  // A failure is a warning; a success and a cancellation (somebody asked for it) are not.
   if (final == state::succeeded) {
-    JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " succeeded in " << took.count() << " ns";
+    JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " succeeded in " << human(took);
+  } else if (final == state::canceled) {
+    JOBS_LOG(lifecycle_logger(), info, id)
+        << "job " << id << " canceled after " << human(took) << ": " << describe(run_error_ptr);
   } else {
-    JOBS_LOG(lifecycle_logger(), warning, id) << "job " << id << " " << to_string(final) << " after "
-                                              << took.count() << " ns: " << describe(run_error_ptr);
+    JOBS_LOG(lifecycle_logger(), warning, id)
+        << "job " << id << " failed after " << human(took) << ": " << describe(run_error_ptr);
   }
   if (rs.handler) post_completion(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
   for (auto& w : woken)

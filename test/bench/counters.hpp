@@ -3,6 +3,11 @@
 // Include in exactly one translation unit per executable (each *_bench.cpp is one).
 #pragma once
 
+// The replaced operator new/delete are malloc/free: once GCC inlines a new/delete pair it warns
+// (-Wmismatched-new-delete) about freeing memory from operator new, a false positive in a
+// program that replaces both.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 #include <dlfcn.h>
 
 #include <atomic>
@@ -53,9 +58,10 @@ void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
-extern "C" [[noreturn]] void __cxa_throw(void* obj, std::type_info* type, void (*destroy)(void*)) {
+// GCC declares __cxa_throw implicitly as (void*, void*, void (*)(void*)): the same here.
+extern "C" [[noreturn]] void __cxa_throw(void* obj, void* type, void (*destroy)(void*)) {
   bench::throws.fetch_add(1, std::memory_order_relaxed);
-  using real_t = void (*)(void*, std::type_info*, void (*)(void*));
+  using real_t = void (*)(void*, void*, void (*)(void*));
   static const real_t real = reinterpret_cast<real_t>(dlsym(RTLD_NEXT, "__cxa_throw"));
   real(obj, type, destroy);
   __builtin_unreachable();
