@@ -3,10 +3,12 @@
 //   BM_run_*     trivial body (co_return at once), run + completion on a one-thread io_context;
 //                1000 runs chained from the completion handlers per iteration. ns/run, ratio
 //                to bare in the README; allocs/op, throws/op (__cxa_throw), raises/op (every
-//                exception raised, std::rethrow_exception included), log_records/op (reached the sink).
+//                exception raised, std::rethrow_exception included), aligned_allocs/op (Asio's
+//                recycling allocator's own heap blocks), log_records/op (reached the sink).
 //   BM_live      bytes per live run: 10^5 bodies blocked on a far-away steady_timer, RSS and heap
 //                delta / N, each side measured in a fresh child process (this binary, re-executed
-//                with --live-child), so that neither inherits the other's freed heap.
+//                with --live-child), so that neither inherits the other's freed heap; also an
+//                idle job (constructed, never run).
 //   BM_cancel_*  10^5 blocked bodies, cancel all, run until every completion: ns per body
 //                (thread CPU time of that phase only; set-up and tear-down are not timed).
 //
@@ -16,24 +18,11 @@
 //
 // Logging: main() installs a core filter (severity >= info) and one sink that discards (and
 // counts) what reaches it, as a production application would have: the library's debug records
-// are rejected at the filter, its warnings are formatted and consumed. The */log_off variants
-// disable the core (set_logging_enabled(false)) to price the library's records.
-// counters.hpp defines __cxa_throw with a std::type_info* parameter, which GCC 12 rejects
-// ("conflicting declaration": its own implicit declaration, made at the first throw expression,
-// takes void*). Until that header is fixed, its counting function is compiled under another
-// name and the real interposer, with GCC's signature, forwards to it.
+// are rejected at the filter; records at info and above are formatted and consumed. The
+// */log:0 variants disable the core (set_logging_enabled(false)) to price the library's records.
 //
-// Its replaced operator new/delete are malloc/free: once GCC inlines them into a new/delete pair
-// it warns (-Wmismatched-new-delete) about the free of memory from operator new, a false
-// positive for a program that replaces both, so that warning is off in this file.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#include <typeinfo>
-#define __cxa_throw bench_counted_cxa_throw
+// --profile=<side> N runs one scenario outside Google Benchmark for callgrind (see profile()).
 #include "counters.hpp"
-#undef __cxa_throw
-extern "C" [[noreturn]] void __cxa_throw(void* obj, void* type, void (*destroy)(void*)) {
-  bench_counted_cxa_throw(obj, static_cast<std::type_info*>(type), destroy);
-}
 
 #include <jobs/job.hpp>
 
