@@ -202,7 +202,9 @@ struct deferred_launch {
   deferred_launch(deferred_launch&&) noexcept = default;
   deferred_launch& operator=(deferred_launch&&) = delete;
   ~deferred_launch() {
-    if (rs) rs->job->abandon(*rs);
+    // Only once the post has succeeded: a copy destroyed while post() throws (start() still
+    // holds the job's mutex then, and rolls the run back itself) must not abandon the run.
+    if (rs && rs->posted.load(std::memory_order_acquire)) rs->job->abandon(*rs);
   }
 
   void operator()() {
@@ -356,6 +358,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   // behind it on the FIFO strand, so the run's signal is connected before anything is emitted.
   try {
     asio::post(rs->strand_ex, deferred_launch(rs));
+    rs->posted.store(true, std::memory_order_release);
   } catch (...) {
     st = old.st;
     progress = old.progress;

@@ -54,6 +54,7 @@ struct run_state {
   std::uint64_t generation = 0;                            // which run of the job this is (1, 2, ...)
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
   asio::any_io_executor strand_ex;                         // the job's strand, for this run
+  std::atomic<bool> posted{false};                         // the launch is queued on the strand
   std::atomic<bool> launched{false};                       // the coroutine exists (co_spawn returned)
   bool ended = false;                                      // guarded by job->mu
   bool ended_on_strand = false;                            // strand only: no more emits into `signal`
