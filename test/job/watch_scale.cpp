@@ -95,7 +95,11 @@ BOOST_AUTO_TEST_CASE(many_watchers_on_a_thread_pool) {
     for (int i = 1; i <= 4; ++i) ctx.set_progress(i / 4.0);
     co_return;
   });
+  // Boost.Test's assertions are not thread-safe: the pool threads only count, the test thread
+  // asserts.
   std::atomic<int> finished_watchers{0};
+  std::atomic<int> stale_versions{0};
+  std::atomic<int> last_progress_wrong{0};
   std::vector<std::future<int>> results;
   for (int w = 0; w < watchers; ++w) {
     results.push_back(asio::co_spawn(
@@ -106,12 +110,12 @@ BOOST_AUTO_TEST_CASE(many_watchers_on_a_thread_pool) {
           double last_progress = -1;
           while (ends < runs) {
             auto s = co_await j.async_watch(v, asio::use_awaitable);
-            BOOST_TEST(s.version > v);
+            if (s.version <= v) ++stale_versions;
             v = s.version;
             if (s.progress >= 0) last_progress = s.progress;
             if (jobs::is_done(s.state)) ++ends;
           }
-          BOOST_TEST(last_progress == 1.0);
+          if (last_progress != 1.0) ++last_progress_wrong;
           ++finished_watchers;
           co_return ends;
         },
@@ -130,6 +134,8 @@ BOOST_AUTO_TEST_CASE(many_watchers_on_a_thread_pool) {
     BOOST_TEST(r.get() == runs);
   }
   BOOST_TEST(finished_watchers == watchers);
+  BOOST_TEST(stale_versions == 0);
+  BOOST_TEST(last_progress_wrong == 0);
   pool.join();
 }
 
