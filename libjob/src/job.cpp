@@ -14,9 +14,12 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/log/attributes/constant.hpp>
 #include <boost/throw_exception.hpp>
 #include <boost/uuid/random_generator.hpp>
@@ -51,12 +54,15 @@ const std::exception_ptr& error_ptr(errc e) {
   }
 }
 
+// "The cancellation itself" is what an Asio operation completes with when the body's slot is
+// emitted: asio::error::operation_aborted, compared exactly (value and category). Not merely
+// anything equivalent to errc::operation_canceled: a nested job's errc::canceled, or a library's
+// own cancellation error, is an exception of the body like any other (API.md, "Outcome").
 bool is_cancellation_code(const boost::system::error_code& ec) noexcept {
-  return ec == boost::system::errc::operation_canceled;
+  return ec == boost::system::error_code(asio::error::operation_aborted);
 }
 
-// Did the body throw "the cancellation itself" (operation_aborted, or anything equivalent to
-// operation_canceled such as a nested job's errc::canceled)?
+// Did the body throw the cancellation itself?
 bool threw_cancellation(const std::exception_ptr& e) noexcept {
 #if defined(__GLIBCXX__)
   // Fast path, no rethrow (a rethrow costs microseconds and cancellation is the common case of
@@ -80,6 +86,26 @@ bool threw_cancellation(const std::exception_ptr& e) noexcept {
   } catch (...) {
     return false;
   }
+}
+
+// The text of a finished run's error for the log: the library's own errors by their kind, each
+// described once (a rethrow per canceled run otherwise: its end record passes an info filter),
+// the body's exception by its what().
+std::string describe(const std::exception_ptr& e);
+std::string describe(run_error kind, const std::exception_ptr& e) {
+  switch (kind) {
+    case run_error::none: return {};
+    case run_error::canceled: {
+      static const std::string text = describe(error_ptr(errc::canceled));  // one rethrow, once
+      return text;
+    }
+    case run_error::timeout: {
+      static const std::string text = describe(error_ptr(errc::timeout));
+      return text;
+    }
+    case run_error::body: break;
+  }
+  return describe(e);
 }
 
 std::string describe(const std::exception_ptr& e) {
@@ -109,6 +135,15 @@ std::string human(std::chrono::nanoseconds d) {
     std::snprintf(buf, sizeof buf, "%lldm%.1fs", static_cast<long long>(ns / 60e9),
                   (ns - 60e9 * static_cast<double>(static_cast<long long>(ns / 60e9))) / 1e9);
   return buf;
+}
+
+// `ex` as the default executor of a completion handler. Erased from the concrete executor when
+// `ex` holds an io_context's or a thread_pool's: converting the any_io_executor itself nests one
+// type erasure in another, a heap block (and another for every prefer made on it).
+asio::any_completion_executor completion_executor(const asio::any_io_executor& ex) {
+  if (auto* io = ex.target<asio::io_context::executor_type>()) return asio::any_completion_executor(*io);
+  if (auto* pool = ex.target<asio::thread_pool::executor_type>()) return asio::any_completion_executor(*pool);
+  return asio::any_completion_executor(ex);
 }
 
 asio::any_completion_executor tracked(asio::any_completion_executor ex) {
@@ -141,6 +176,13 @@ struct completion_call {
 template <class Handler, class... Args>
 void post_completion(const asio::any_io_executor& via, Handler h, asio::any_completion_executor work,
                      Args... args) {
+  if (asio::prefer(work, asio::execution::outstanding_work.untracked) == completion_executor(via)) {
+    // The handler's executor is the job's (the common case): posting through `via` is the whole
+    // trip, without a work_dispatcher and a second work guard around the call.
+    asio::post(via, [c = completion_call<Handler, Args...>{
+                         std::move(h), {}, std::tuple<Args...>(std::move(args)...)}]() mutable { c(); });
+    return;
+  }
   asio::post(via, completion_call<Handler, Args...>{std::move(h), std::move(work),
                                                     std::tuple<Args...>(std::move(args)...)});
 }
@@ -277,6 +319,27 @@ class job_registry final : public asio::execution_context::service {
 
 asio::execution_context::id job_registry::id;
 
+namespace {
+
+using io_strand = asio::strand<asio::io_context::executor_type>;
+using pool_strand = asio::strand<asio::thread_pool::executor_type>;
+using any_strand = asio::strand<asio::any_io_executor>;
+
+asio::any_io_executor make_job_strand(const asio::any_io_executor& ex) {
+  if (auto* io = ex.target<asio::io_context::executor_type>()) return io_strand(*io);
+  if (auto* pool = ex.target<asio::thread_pool::executor_type>()) return pool_strand(*pool);
+  return any_strand(ex);
+}
+
+bool running_in(const asio::any_io_executor& strand) noexcept {
+  if (auto* s = strand.target<io_strand>()) return s->running_in_this_thread();
+  if (auto* s = strand.target<pool_strand>()) return s->running_in_this_thread();
+  if (auto* s = strand.target<any_strand>()) return s->running_in_this_thread();
+  return false;
+}
+
+}  // namespace
+
 jobs::logger& library_logger() {
   static jobs::logger lg(boost::log::keywords::channel = "jobs");
   return lg;
@@ -286,14 +349,14 @@ jobs::logger& library_logger() {
 
 job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config config)
     : ex(std::move(e)),
-      strand(asio::make_strand(ex)),
-      strand_ex(*strand),
+      strand_ex(make_job_strand(ex)),
       id(i.empty() ? boost::uuids::to_string(boost::uuids::random_generator()()) : std::move(i)),
       labels(std::move(config.labels)),
       fn(std::move(f)),
       created(system_clock::now()),
-      user_logger(std::move(config.logger)),
+      user_logger(config.logger ? std::make_unique<jobs::logger>(std::move(*config.logger)) : nullptr),
       registry_(&asio::use_service<job_registry>(asio::query(ex, asio::execution::context))) {
+  (void)library_logger();  // made now, where a failure can throw: the noexcept paths use it
   registry_->add(this);
 }
 
@@ -314,7 +377,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   rs->params = std::move(params);
   asio::cancellation_slot caller_slot;
   if (h) {
-    rs->handler_work = tracked(asio::get_associated_executor(h, ex));
+    rs->handler_work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
     caller_slot = asio::get_associated_cancellation_slot(h);
     // Not `rs->handler = std::move(h)`: Boost 1.81's any_completion_handler move assignment
     // copies from an lvalue through its converting constructor and recurses without end.
@@ -442,6 +505,7 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
   std::list<pending_wait> woken;
   watch_batch batch;
   state final;
+  run_error kind;
   std::chrono::nanoseconds took;
   {
     std::lock_guard lk(mu);
@@ -451,6 +515,7 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
       how = (why != cancel_reason::none && threw_cancellation(e)) ? body_end::threw_cancellation
                                                                   : body_end::threw_other;
     const run_outcome out = on_end(why, how);
+    kind = out.error;
     switch (out.error) {
       case run_error::none: break;
       case run_error::body: run_error_ptr = e; break;
@@ -460,29 +525,32 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
     rs.ended = true;
     st = final = out.final;
     error = run_error_ptr;
-    ended = system_clock::now();
+    // One clock read (~45 ns on a VM's vDSO): ended_at is started_at plus the steady duration,
+    // so that ended_at - started_at == execution_time() even if the wall clock was set meanwhile.
     last_execution = took = steady_clock::now() - started_steady;
+    ended = started + std::chrono::duration_cast<system_clock::duration>(took);
     ++finished;
     current.reset();
     changed_locked(batch);
-    if (watched) {
+    if (terminal_log) {
       // Kept so that a watcher re-arming late still sees this run's end (see async_watch).
-      if (terminal_log.size() == terminal_log_size) terminal_log.pop_front();
-      terminal_log.emplace_back();
-      fill_locked(terminal_log.back());
+      if (terminal_log->size() == terminal_log_size) terminal_log->pop_front();
+      terminal_log->emplace_back();
+      fill_locked(terminal_log->back());
     }
     woken.swap(waits);
     if (blocked) cv.notify_all();
   }
-  // A failure is a warning; a success and a cancellation (somebody asked for it) are not.
+  // A success is a lifecycle record (debug); a run that did not succeed — failed or cancelled —
+  // is a warning (API.md, "Logging"). Its duration is written for people.
   if (final == state::succeeded) {
     JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " succeeded in " << human(took);
   } else if (final == state::canceled) {
-    JOBS_LOG(lifecycle_logger(), info, id)
-        << "job " << id << " canceled after " << human(took) << ": " << describe(run_error_ptr);
+    JOBS_LOG(lifecycle_logger(), warning, id)
+        << "job " << id << " canceled after " << human(took) << ": " << describe(kind, run_error_ptr);
   } else {
     JOBS_LOG(lifecycle_logger(), warning, id)
-        << "job " << id << " failed after " << human(took) << ": " << describe(run_error_ptr);
+        << "job " << id << " failed after " << human(took) << ": " << describe(kind, run_error_ptr);
   }
   if (rs.handler) post_completion(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
   for (auto& w : woken)
@@ -532,7 +600,7 @@ void job_impl::wait() {
 }
 
 void job_impl::async_wait(wait_handler h) {
-  auto work = tracked(asio::get_associated_executor(h, ex));
+  auto work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
   auto slot = asio::get_associated_cancellation_slot(h);
   std::unique_lock lk(mu);
   check_attached_locked();
@@ -572,13 +640,20 @@ void job_impl::cancel_wait(std::uint64_t key) {
 jobs::logger& job_impl::lifecycle_logger() noexcept { return user_logger ? *user_logger : library_logger(); }
 
 jobs::logger& job_impl::context_logger() noexcept {
-  std::call_once(logger_once_, [this] {
-    if (user_logger)
-      context_logger_.emplace(*user_logger);
-    else
-      context_logger_.emplace(boost::log::keywords::channel = "jobs");
-    context_logger_->add_attribute("Job", boost::log::attributes::constant<std::string>(id));
-  });
+  // Made on first use (most bodies never log). context::logger() is noexcept, so a failure to
+  // make it (std::bad_alloc) must not escape: the body then logs through the lifecycle logger,
+  // which exists already (see the constructor) and only lacks the "Job" attribute. call_once
+  // leaves its flag unset when the callable throws, so a later call tries again.
+  try {
+    std::call_once(logger_once_, [this] {
+      auto lg = user_logger ? std::make_unique<jobs::logger>(*user_logger)
+                            : std::make_unique<jobs::logger>(boost::log::keywords::channel = "jobs");
+      lg->add_attribute("Job", boost::log::attributes::constant<std::string>(id));
+      context_logger_ = std::move(lg);
+    });
+  } catch (...) {
+    return lifecycle_logger();
+  }
   return *context_logger_;
 }
 
@@ -636,16 +711,16 @@ void job_impl::deliver(watch_batch& b) {
 }
 
 void job_impl::async_watch(std::uint64_t after, watch_handler h) {
-  auto work = tracked(asio::get_associated_executor(h, ex));
+  auto work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
   auto slot = asio::get_associated_cancellation_slot(h);
   jobs::stats snap;
   {
     std::unique_lock lk(mu);
     check_attached_locked();
-    watched = true;
+    if (!terminal_log) terminal_log = std::make_unique<std::deque<jobs::stats>>();
     // An unseen end of a run first, oldest first, so that none is missed; else the latest state.
     const jobs::stats* unseen = nullptr;
-    for (const auto& t : terminal_log) {
+    for (const auto& t : *terminal_log) {
       if (t.version > after) {
         unseen = &t;
         break;
@@ -689,13 +764,11 @@ void job_impl::cancel_watch(std::uint64_t key) {
 }
 
 void job_impl::detach(std::list<pending_wait>& waits_out, std::list<pending_watch>& watches_out) noexcept {
-  std::optional<asio::strand<asio::any_io_executor>> released;
   asio::any_io_executor released_ex;
   {
     std::lock_guard lk(mu);
     waits_out.splice(waits_out.end(), waits);
     watches_out.splice(watches_out.end(), watches);
-    released.swap(strand);
     std::swap(released_ex, strand_ex);
     registry_ = nullptr;
   }
@@ -703,7 +776,7 @@ void job_impl::detach(std::list<pending_wait>& waits_out, std::list<pending_watc
 }
 
 void job_impl::check_attached_locked() const {
-  if (!strand)
+  if (!strand_ex)
     throw std::logic_error("jobs::job: the job's execution context has been shut down or destroyed");
 }
 
@@ -736,7 +809,7 @@ bool cancel_run(const run_ticket& t, cancel_reason why) {
 
 bool on_job_strand(const job_impl& j) noexcept {
   std::lock_guard lk(j.mu);
-  return j.strand && j.strand->running_in_this_thread();
+  return running_in(j.strand_ex);
 }
 
 namespace {

@@ -105,13 +105,18 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   // The job's strand. Guarded by mu: released when the execution context shuts down (see
   // job_registry), so that a handle that outlives its context can still be queried and
   // destroyed. A run keeps its own copy (run_state::strand_ex).
-  std::optional<asio::strand<asio::any_io_executor>> strand;
-  asio::any_io_executor strand_ex;  // `strand`, type-erased once
+  //
+  // A strand of the concrete executor when `ex` holds an io_context's or a thread_pool's, then
+  // type-erased once: that fits in any_io_executor's small buffer. A strand<any_io_executor> does
+  // not, and every copy, prefer and require of it that Asio makes on the run path (work guards,
+  // the awaitable thread, timers) is then a heap allocation. Empty once released.
+  asio::any_io_executor strand_ex;
   const std::string id;
   const jobs::labels labels;
   const body fn;
   const std::chrono::system_clock::time_point created;
-  std::optional<jobs::logger> user_logger;  // set at construction only
+  // Set at construction only; on the heap, as a logger is 104 bytes and most jobs have none.
+  const std::unique_ptr<jobs::logger> user_logger;
 
   // ---- guarded by mu ----
   mutable std::mutex mu;
@@ -129,8 +134,9 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   std::weak_ptr<run_state> current;
   std::list<pending_wait> waits;
   std::list<pending_watch> watches;
-  std::deque<jobs::stats> terminal_log;  // the last runs' terminal snapshots, once watched
-  bool watched = false;
+  // The last runs' terminal snapshots, made by the first async_watch: a std::deque allocates
+  // its map and first block (~0.5 KiB for stats) when constructed, and most jobs are never watched.
+  std::unique_ptr<std::deque<jobs::stats>> terminal_log;
   std::uint64_t next_wait_key = 0;
   unsigned blocked = 0;  // threads inside wait()
 
@@ -142,7 +148,7 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void emit_cancellation(std::shared_ptr<run_state> rs);
 
   std::once_flag logger_once_;
-  std::optional<jobs::logger> context_logger_;
+  std::unique_ptr<jobs::logger> context_logger_;  // made by the first context_logger()
 };
 
 }  // namespace jobs::detail

@@ -404,3 +404,54 @@ BOOST_AUTO_TEST_CASE(cancelling_the_awaiting_coroutine_cancels_the_job) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cancellation_itself)
+
+// Only asio::error::operation_aborted is "the cancellation itself". An exception whose code is
+// merely equivalent to operation_canceled — here a nested job's errc::canceled — is the body's
+// own exception: a canceled run keeps it as error(), not the library's errc::canceled.
+BOOST_AUTO_TEST_CASE(a_nested_jobs_canceled_error_is_the_bodys_own_exception) {
+  asio::io_context io;
+  jobs::job j(io, "nested-canceled", [](jobs::context& ctx) -> asio::awaitable<void> {
+    try {
+      co_await jobs_test::forever(ctx.get_executor());
+    } catch (const boost::system::system_error&) {
+    }
+    throw boost::system::system_error(jobs::make_error_code(jobs::errc::canceled), "inner job");
+  });
+  BOOST_TEST(j.run());
+  io.poll();
+  BOOST_TEST(j.cancel());
+  io.run();
+  BOOST_TEST(j.is_state(state::canceled));
+  std::string what;
+  try {
+    std::rethrow_exception(j.error());
+  } catch (const boost::system::system_error& e) {
+    what = e.what();
+    BOOST_TEST((e.code() == jobs::errc::canceled));
+  }
+  BOOST_TEST(what.find("inner job") != std::string::npos, "error() is the body's exception: " << what);
+}
+
+// operation_aborted rethrown by the body is the cancellation itself: error() is errc::canceled.
+BOOST_AUTO_TEST_CASE(operation_aborted_is_the_cancellation_itself) {
+  asio::io_context io;
+  jobs::job j(io, "aborted", [](jobs::context& ctx) -> asio::awaitable<void> {
+    co_await jobs_test::forever(ctx.get_executor());
+  });
+  BOOST_TEST(j.run());
+  io.poll();
+  BOOST_TEST(j.cancel());
+  io.run();
+  BOOST_TEST(j.is_state(state::canceled));
+  try {
+    std::rethrow_exception(j.error());
+  } catch (const jobs::error& e) {
+    BOOST_TEST((e.code() == jobs::errc::canceled));
+  } catch (...) {
+    BOOST_FAIL("error() is not jobs::error(errc::canceled)");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -408,7 +408,13 @@ BOOST_AUTO_TEST_CASE(the_body_runs_on_a_strand_of_the_executor) {
   asio::any_io_executor ctx_ex;
   jobs::job j(io, "strand", [&](jobs::context& ctx) -> asio::awaitable<void> {
     ctx_ex = ctx.get_executor();
-    if (auto* s = ctx.get_executor().target<asio::strand<asio::any_io_executor>>()) {
+    // A strand of the io_context's executor itself (or, for other executors, of the type-erased
+    // one). Looked up in ctx_ex, not in a temporary: the strand may live in the executor's own
+    // small buffer.
+    if (auto* s = ctx_ex.target<asio::strand<asio::io_context::executor_type>>()) {
+      is_a_strand = true;
+      on_strand = s->running_in_this_thread();
+    } else if (auto* s = ctx_ex.target<asio::strand<asio::any_io_executor>>()) {
       is_a_strand = true;
       on_strand = s->running_in_this_thread();
     }
