@@ -25,6 +25,7 @@
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -621,18 +622,23 @@ void job_impl::async_wait(wait_handler h) {
   }
 }
 
+namespace {
+
+// The pending async wait or watch with `key`, taken out of `from` under `mu` (none if it has
+// completed already). Its handler is then completed outside the mutex.
+template <class Pending>
+std::list<Pending> take_pending(std::mutex& mu, std::list<Pending>& from, std::uint64_t key) {
+  std::list<Pending> taken;
+  std::lock_guard lk(mu);
+  const auto it = std::find_if(from.begin(), from.end(), [key](const Pending& p) { return p.key == key; });
+  if (it != from.end()) taken.splice(taken.end(), from, it);
+  return taken;
+}
+
+}  // namespace
+
 void job_impl::cancel_wait(std::uint64_t key) {
-  std::list<pending_wait> taken;
-  {
-    std::lock_guard lk(mu);
-    for (auto it = waits.begin(); it != waits.end(); ++it) {
-      if (it->key == key) {
-        taken.splice(taken.end(), waits, it);
-        break;
-      }
-    }
-  }
-  for (auto& w : taken)
+  for (auto& w : take_pending(mu, waits, key))
     post_completion(ex, std::move(w.handler), std::move(w.work),
                     boost::system::error_code(asio::error::operation_aborted));
 }
@@ -748,17 +754,7 @@ void job_impl::async_watch(std::uint64_t after, watch_handler h) {
 }
 
 void job_impl::cancel_watch(std::uint64_t key) {
-  std::list<pending_watch> taken;
-  {
-    std::lock_guard lk(mu);
-    for (auto it = watches.begin(); it != watches.end(); ++it) {
-      if (it->key == key) {
-        taken.splice(taken.end(), watches, it);
-        break;
-      }
-    }
-  }
-  for (auto& w : taken)
+  for (auto& w : take_pending(mu, watches, key))
     post_completion(ex, std::move(w.handler), std::move(w.work),
                     boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
 }
