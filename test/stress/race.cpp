@@ -50,6 +50,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -905,6 +906,88 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
                        << "; bodies run " << entries << "; run()/async_run admitted " << runs_admitted
                        << ", run() refused " << runs_refused << "; async_run outcomes:" << ao.str()
                        << "; observer reads " << observations << ", progress reads " << w->progress_reads.load());
+  }
+}
+
+// An executor's per-attempt timeout racing the end of its run, on a thread pool: the timer and
+// the run complete on different threads unless the executor serializes them. Each body awaits a
+// timer about as long as the timeout, so the timeout fires just as the run ends, again and again.
+// Every start must complete exactly once, with success or errc::timeout.
+BOOST_AUTO_TEST_CASE(race_executor_timeouts_against_run_ends) {
+  using namespace stress_race;
+  const std::uint64_t seed = stress_seed();
+  BOOST_TEST_MESSAGE("timeout race: seed " << seed << " (JOBS_STRESS_SEED)");
+  BOOST_TEST_CONTEXT("seed " << seed << " (rerun with JOBS_STRESS_SEED=" << seed << ")") {
+    log_sink logs;
+    asio::thread_pool pool(4);
+    struct chain {
+      jobs::job job;
+      jobs::executor exec;
+      std::uint32_t micros;
+      std::atomic<std::uint64_t> issued{0}, done{0}, succeeded{0}, timed_out{0}, bad{0};
+      std::atomic<bool> over{false};
+    };
+    const auto until = steady::now() + std::chrono::duration_cast<steady::duration>(
+                                           std::chrono::duration<double>(std::min(1.0, stress_seconds())));
+    std::mt19937_64 rng(seed);
+    std::vector<std::unique_ptr<chain>> chains;
+    for (int i = 0; i < 8; ++i) {
+      const auto timeout = std::chrono::microseconds(20 + rng() % 200);
+      jobs::job j(pool, "timeout-race-" + std::to_string(i), [](jobs::context& ctx) -> asio::awaitable<void> {
+        asio::steady_timer t(ctx.get_executor(), std::chrono::microseconds(ctx.params<std::uint32_t>()));
+        co_await t.async_wait(asio::use_awaitable);
+      });
+      jobs::executor e(j, jobs::with_timeout(timeout));
+      chains.push_back(std::unique_ptr<chain>(new chain{j, e, static_cast<std::uint32_t>(timeout.count()), {}, {}, {}, {}, {}, {}}));
+    }
+    // Each chain starts again from its own completion until the time is up.
+    std::function<void(chain&)> kick = [&kick, until](chain& c) {
+      c.issued.fetch_add(1);
+      c.exec.async_start(c.micros, [&kick, &c, until](std::exception_ptr ex) {
+        const outcome o = classify(ex);
+        if (o == outcome::success)
+          c.succeeded.fetch_add(1);
+        else if (o == outcome::timeout)
+          c.timed_out.fetch_add(1);
+        else
+          c.bad.fetch_add(1);
+        c.done.fetch_add(1);
+        if (steady::now() < until)
+          kick(c);
+        else
+          c.over.store(true);
+      });
+    };
+    for (auto& c : chains) kick(*c);
+    const bool ended = jobs_test::spin_until(
+        [&] {
+          for (auto& c : chains)
+            if (!c->over.load()) return false;
+          return true;
+        },
+        60s);
+    if (!ended) {
+      std::cerr << "timeout race (seed " << seed << "): a start never completed" << std::endl;
+      std::_Exit(EXIT_FAILURE);
+    }
+    pool.join();
+    std::uint64_t starts = 0, timeouts = 0;
+    for (std::size_t i = 0; i < chains.size(); ++i) {
+      auto& c = *chains[i];
+      BOOST_TEST_CONTEXT("chain " << i) {
+        BOOST_TEST(c.issued.load() == c.done.load());
+        BOOST_TEST(c.bad.load() == 0u);
+        BOOST_TEST(c.succeeded.load() + c.timed_out.load() == c.done.load());
+        const jobs::executor_stats s = c.exec.stats();
+        BOOST_TEST(s.starts == c.issued.load());
+        BOOST_TEST(s.successes == c.succeeded.load());
+        BOOST_TEST(s.failures == c.timed_out.load());
+      }
+      starts += c.done.load();
+      timeouts += c.timed_out.load();
+    }
+    BOOST_TEST(starts > 0u);
+    BOOST_TEST_MESSAGE("timeout race: " << starts << " starts, " << timeouts << " timed out");
   }
 }
 
