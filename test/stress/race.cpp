@@ -815,6 +815,7 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
       BOOST_TEST_MESSAGE("the id space ran out: " << w->untracked_async.load() << " operations counted in totals only");
 
     // Executors: handlers exactly once, counters add up.
+    std::ostringstream exec_summary;
     for (std::size_t k = 0; k < n_execs; ++k) {
       BOOST_TEST_CONTEXT("executor " << k) {
         auto& ec = w->ec[k];
@@ -840,11 +841,10 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
         if (k != 1) BOOST_TEST(n(outcome::cooldown) == 0u);
         if (k != 2) BOOST_TEST(n(outcome::once) == 0u);
         if (k != 0 && k != 3) BOOST_TEST(n(outcome::timeout) == 0u);
-        std::ostringstream os;
+        exec_summary << "\n  executor " << k << ": " << ec.calls.load() << " starts asked, " << s.starts
+                     << " admitted;";
         for (std::size_t o = 0; o < static_cast<std::size_t>(outcome::count_); ++o)
-          os << ' ' << outcome_names[o] << '=' << ec.by_outcome[o].load();
-        BOOST_TEST_MESSAGE("executor " << k << ": " << ec.calls.load() << " starts asked, " << s.starts
-                                       << " admitted;" << os.str());
+          exec_summary << ' ' << outcome_names[o] << '=' << ec.by_outcome[o].load();
       }
     }
 
@@ -905,7 +905,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
                        << std::chrono::duration<double>(hammer_took).count() << " s; calls:" << os.str()
                        << "; bodies run " << entries << "; run()/async_run admitted " << runs_admitted
                        << ", run() refused " << runs_refused << "; async_run outcomes:" << ao.str()
-                       << "; observer reads " << observations << ", progress reads " << w->progress_reads.load());
+                       << "; observer reads " << observations << ", progress reads " << w->progress_reads.load()
+                       << exec_summary.str());
   }
 }
 
