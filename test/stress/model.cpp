@@ -6,9 +6,9 @@
 //      exhaustively (every state, every reason × every way a body can end), and over random
 //      sequences of the composed machine;
 //  (b) a REAL jobs::job on an io_context is driven through thousands of random events — run,
-//      async_run, a run with a ticket (the executor's internal interface), cancel, timeout (the
-//      executor's cancel-with-reason), progress and results from the body and from contexts of
-//      ended runs, every way for a body to end, async_wait and wait — and after each event
+//      async_run (also cancelled through its slot: terminal, partial, total), a run with a ticket
+//      (the executor's internal interface), cancel, timeout (the executor's cancel-with-reason),
+//      progress and results from the body and from contexts of ended runs, every way for a body to end, async_wait and wait — and after each event
 //      state(), is_done(), is_executing(), error(), result(), progress(), stats(), the timestamps,
 //      the body's context flags and every handler's completion are compared with the model.
 //      The body obeys the test: it awaits a timer the test cancels to hand it a command.
@@ -22,6 +22,8 @@
 #include "test_util.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -380,12 +382,14 @@ enum class ev : std::uint8_t {
   end_throw_unknown,
   async_wait,
   wait_idle,
+  slot_cancel,
   count_,
 };
 constexpr const char* ev_names[] = {"run",        "async_run",      "run_ticket",        "run_then_cancel",
                                     "cancel",     "timeout",        "progress",          "result",
                                     "stale_report", "end_return",   "end_throw_body",    "end_throw_aborted",
-                                    "end_throw_errc_canceled", "end_throw_unknown", "async_wait", "wait_idle"};
+                                    "end_throw_errc_canceled", "end_throw_unknown", "async_wait", "wait_idle",
+                                    "slot_cancel"};
 static_assert(std::size(ev_names) == static_cast<std::size_t>(ev::count_));
 
 class driver {
@@ -396,7 +400,7 @@ class driver {
   std::vector<std::string> mismatches;
   std::vector<std::string> trace;
   std::array<std::uint64_t, static_cast<std::size_t>(ev::count_)> counts{};
-  std::uint64_t timeouts_accepted = 0;
+  std::uint64_t timeouts_accepted = 0, slot_cancels_accepted = 0;
 
   void expect(bool ok, const std::string& what) {
     if (!ok) mismatches.push_back(what);
@@ -504,9 +508,15 @@ class driver {
           rec->error = x;
         };
         jobs::detail::run_ticket ticket;
-        if (e == ev::async_run)
+        if (e == ev::async_run && idle && rng_() % 2) {
+          // Bound to a cancellation slot of its own: terminal and partial cancellation of the
+          // operation cancel the job, total is ignored (see ev::slot_cancel).
+          sig_ = std::make_unique<asio::cancellation_signal>();
+          sig_run_ = m_.runs + 1;
+          job_.async_run(p, asio::bind_cancellation_slot(sig_->slot(), handler));
+        } else if (e == ev::async_run) {
           job_.async_run(p, handler);
-        else
+        } else
           jobs::detail::initiate_run(jobs::detail::job_access::impl(job_), std::any(p),
                                      jobs::detail::run_handler(handler), &ticket);
         expect(rec->count == 0, "the run's handler was invoked inside the initiating call");
@@ -651,6 +661,25 @@ class driver {
         else
           job_.wait();
         break;
+      case ev::slot_cancel: {
+        // The async_run caller's cancellation, on the slot of the latest async_run bound to one
+        // (its run may have ended: then the slot must be clear and nothing happens).
+        if (!sig_) break;
+        static constexpr asio::cancellation_type types[] = {
+            asio::cancellation_type::terminal, asio::cancellation_type::partial, asio::cancellation_type::total};
+        const auto type = types[rng_() % std::size(types)];
+        t << " " << (type == asio::cancellation_type::terminal  ? "terminal"
+                     : type == asio::cancellation_type::partial ? "partial"
+                                                                : "total")
+          << " on the slot of run " << sig_run_ << " (now run " << m_.runs << ")";
+        const bool expected = sig_run_ == m_.runs && m_.st == state::running && type != asio::cancellation_type::total;
+        sig_->emit(type);
+        if (expected) {
+          request_cancel(cancel_reason::canceled);
+          ++slot_cancels_accepted;
+        }
+        break;
+      }
       case ev::count_: break;
     }
   }
@@ -772,6 +801,8 @@ class driver {
   controller c_;
   job_model m_;
   jobs::job job_;  // after c_: its body refers to c_
+  std::unique_ptr<asio::cancellation_signal> sig_;  // of the latest async_run bound to a slot
+  int sig_run_ = 0;                                 // the run it was bound to
   bool expect_entry_ = false, expect_wakeup_ = false, ended_ = false;
   int entries_before_ = 0;
   int param_ = 0;
@@ -839,7 +870,7 @@ BOOST_AUTO_TEST_CASE(a_real_job_follows_the_reference_model) {
   constexpr int sequences = 300, events = 40;
   std::array<std::uint64_t, static_cast<std::size_t>(ev::count_)> counts{};
   int checked = 0;
-  std::uint64_t timeouts = 0;
+  std::uint64_t timeouts = 0, slot_cancels = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (int seq = 0; seq < sequences; ++seq) {
     driver d(io, rng, seq);
@@ -862,16 +893,19 @@ BOOST_AUTO_TEST_CASE(a_real_job_follows_the_reference_model) {
     }
     for (std::size_t k = 0; k < counts.size(); ++k) counts[k] += d.counts[k];
     timeouts += d.timeouts_accepted;
+    slot_cancels += d.slot_cancels_accepted;
   }
   BOOST_TEST(checked == sequences * (events + 1));
   std::ostringstream os;
   for (std::size_t k = 0; k < counts.size(); ++k) os << ' ' << ev_names[k] << '=' << counts[k];
   BOOST_TEST_MESSAGE("real job model: " << checked << " events checked in "
                                         << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-                                        << " s; timeouts accepted " << timeouts << ";" << os.str());
+                                        << " s; timeouts accepted " << timeouts
+                                        << ", slot cancellations accepted " << slot_cancels << ";" << os.str());
   // Every kind of event happened (else the sequences are too short to mean much).
   for (std::size_t k = 0; k < counts.size(); ++k) BOOST_TEST_CONTEXT(ev_names[k]) { BOOST_TEST(counts[k] > 0u); }
   BOOST_TEST(timeouts > 0u);
+  BOOST_TEST(slot_cancels > 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
