@@ -30,6 +30,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/value.hpp>
 #include <boost/log/attributes/constant.hpp>
@@ -359,7 +360,16 @@ class start_op : public std::enable_shared_from_this<start_op> {
     start_op* op;
     template <class Handler>
     void operator()(Handler&& h, std::any p) const {
-      initiate_run(op->exec_->impl, std::move(p), run_handler(std::forward<Handler>(h)), &op->ticket_);
+      // The run completes on the race's strand, where the timer completes too. A parallel group
+      // emits the loser's cancellation from inside the winner's completion, and a cancellation
+      // slot is not thread-safe: the run's completion clears its slot (job.cpp, completion_call)
+      // on the handler's executor. With the job's executor (say a thread pool) the timer's emit
+      // could run on one thread while another clears and frees the handler it calls (seen by
+      // ThreadSanitizer, and as a crash). On one strand the emit comes either before the run's
+      // completion (its handler is still installed: cancel_run is refused or takes effect) or
+      // after it (the slot is clear: nothing is called).
+      initiate_run(op->exec_->impl, std::move(p), run_handler(asio::bind_executor(op->race_ex_, std::forward<Handler>(h))),
+                   &op->ticket_);
     }
   };
 
@@ -418,7 +428,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
 
   void launch_race(std::any p) {
     // Under mu_. The timer exists for the whole op once a timeout or a delay is needed.
-    if (!timer_) timer_.emplace(exec_->job.get_executor());
+    make_timer();
     timer_->expires_after(cfg().timeout);
     asio::experimental::make_parallel_group(
         asio::async_initiate<const asio::deferred_t&, void(std::exception_ptr)>(run_branch{this},
@@ -434,6 +444,14 @@ class start_op : public std::enable_shared_from_this<start_op> {
           return asio::deferred.values(ec);
         })))
         .async_wait(asio::experimental::wait_for_one(), race_done{shared_from_this()});
+  }
+
+  // The op's timer, on a strand of the job's executor that the race's run also completes on
+  // (see run_branch).
+  void make_timer() {
+    if (timer_) return;
+    race_ex_ = asio::make_strand(exec_->job.get_executor());
+    timer_.emplace(race_ex_);
   }
 
   void on_run_done(std::exception_ptr e) {
@@ -481,7 +499,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       return finish(canceled_error(), start_end::canceled);
     }
     try {
-      if (!timer_) timer_.emplace(exec_->job.get_executor());
+      make_timer();
       timer_->expires_after(delay);
       timer_->async_wait(delay_done{shared_from_this()});
       phase_ = phase::delay;
@@ -566,6 +584,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
   bool stop_requested_ = false;
   run_ticket ticket_;
   std::optional<asio::steady_timer> timer_;
+  asio::any_io_executor race_ex_;  // the timer's strand; set with timer_
 };
 
 void start_cancellation::operator()(asio::cancellation_type_t type) const {
