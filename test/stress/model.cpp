@@ -631,11 +631,12 @@ class driver {
         break;
       }
       case ev::end_throw_errc_canceled: {
-        // A nested job's errc::canceled: equivalent to operation_canceled, so also "the
-        // cancellation itself".
+        // A nested job's errc::canceled: equivalent to operation_canceled, but not "the
+        // cancellation itself", which API.md names as asio::error::operation_aborted. It is the
+        // body's own exception.
         auto x = std::make_exception_ptr(jobs::error(jobs::errc::canceled, "nested job canceled"));
         c_.send({command::rethrow, 0, 0, x});
-        end_run(body_end::threw_cancellation, x);
+        end_run(body_end::threw_other, x);
         break;
       }
       case ev::end_throw_unknown: {
