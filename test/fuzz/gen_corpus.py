@@ -64,7 +64,10 @@ def cancel(j): return bytes([5, j])
 def async_wait(j, bound=0): return bytes([6, j, bound])
 TERMINAL, PARTIAL, TOTAL, TERM_PART, NONE = range(5)
 def emit(sig, t=TERMINAL): return bytes([7, sig, t])
-def stats(j): return bytes([8, j])
+def stats(j): return bytes([8, j, 0])
+def async_watch(j, after=0, strand=False):
+    """after: 0 = version 0, 1 = the last version a watcher of j got, 2 = one after it."""
+    return bytes([8, j, 3, after | (0x40 if strand else 0)])
 
 
 def executor(j, flags=0, attempts=1, delay=0, timeout=0, cooldown=0, backoff=None):
@@ -135,6 +138,11 @@ SEEDS = {
     "callbacks_throw": header(ONE) + job(throw_()) + executor(0, flags=0x10 | 0x40 | 0x01, attempts=3)
     + async_start(0) + advance(1) + async_start(0) + advance(1) + executor(0, flags=0x60 | 0x01, attempts=3)
     + async_start(1) + advance(1) + exec_stats(0),
+    "watch": header(ONE) + job(sleep(1), progress(real(HALF)), sleep(1)) + async_watch(0) + async_watch(0, 1)
+    + async_run(0) + advance(0) + async_watch(0, 1, strand=True) + async_watch(0, 2) + advance(3) + async_watch(0, 1)
+    + advance(0) + stats(0),
+    "watch_threads": header(BG2) + job(progress(real(HALF)), sleep(1)) + async_watch(0, 1) + async_run(0)
+    + async_watch(0, 2) + advance(2) + run(0) + async_watch(0, 1) + advance(2),
     "forever_cooldown": header(ONE) + job() + executor(0, cooldown=15) + async_start(0) + advance(0)
     + async_start(0) + async_start(0, how=4) + advance(0) + exec_stats(0),
 }

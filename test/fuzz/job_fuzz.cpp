@@ -117,6 +117,7 @@ constexpr unsigned max_ops = 48;
 constexpr unsigned max_jobs = 8;
 constexpr unsigned max_execs = 8;
 constexpr unsigned max_records = 96;
+constexpr unsigned max_signals = 32;
 constexpr auto advance_budget = 25ms;  // total time the operations may spend waiting
 
 // ---- bookkeeping ------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ struct in_api {
   in_api& operator=(const in_api&) = delete;
 };
 
-enum class op_kind : std::uint8_t { run, wait, start, spawned_start, stop };
+enum class op_kind : std::uint8_t { run, wait, watch, start, spawned_start, stop };
 
 // One asynchronous operation: how often its handler was called and what it must see.
 struct record {
@@ -192,6 +193,8 @@ struct world {
   std::deque<record>* records = nullptr;
   // One thread: the record of the async_run whose run a job is running (null if another).
   std::array<record*, max_jobs> current_run{};
+  // The version of the last snapshot a watcher of each job got (written by watch handlers).
+  std::array<std::atomic<std::uint64_t>, max_jobs> last_version{};
 
   bool one_thread() const { return mode == 0; }
 };
@@ -225,6 +228,28 @@ struct ec_handler {
     if (r->on_strand) CHECK(r->strand->running_in_this_thread());
     CHECK(!ec || ec == asio::error::operation_aborted);
     if (expect_success) CHECK(!ec);
+  }
+};
+
+struct watch_handler {
+  record* r;
+  std::uint64_t after;
+  bool expect_success;
+  std::atomic<std::uint64_t>* last_version;
+  void operator()(boost::system::error_code ec, jobs::stats s) const {
+    CHECK(api_depth == 0);
+    CHECK(r->calls.fetch_add(1) == 0);
+    if (r->on_strand) CHECK(r->strand->running_in_this_thread());
+    if (ec) {
+      CHECK(ec == asio::error::operation_aborted);
+      CHECK(!expect_success);
+      CHECK(s.version == 0 && s.id.empty());  // an empty snapshot
+      return;
+    }
+    CHECK(s.version > after);
+    check_progress(s.progress);
+    CHECK(!s.id.empty());
+    last_version->store(s.version);
   }
 };
 
@@ -421,6 +446,7 @@ struct signal_slot {
   record* r = nullptr;  // the operation it is bound to
   unsigned job_index = 0;
   bool is_run = false;
+  bool is_watch = false;  // cancelled at the drain (a watch waits for a change that may never come)
 };
 
 struct run_env {
@@ -432,7 +458,7 @@ bound make_bound(run_env& env, reader& in, record* r, unsigned job_index, bool i
   bound b;
   const auto how = in.pick(4);
   // With threads a signal needs a strand (its emits are posted there).
-  const bool want_signal = (how & 1) && env.signals.size() < 16;
+  const bool want_signal = (how & 1) && env.signals.size() < max_signals;
   const bool want_strand = (how & 2) || (want_signal && !env.w.one_thread());
   if (want_strand) b.strand.emplace(asio::make_strand(*env.w.io));
   if (want_signal) {
@@ -550,9 +576,37 @@ void op_emit(run_env& env, reader& in) {
   }
 }
 
-void op_stats(world& w, reader& in) {
-  auto* j = pick_job(w, in);
+void op_async_watch(run_env& env, reader& in, unsigned i, jobs::job& j) {
+  auto& w = env.w;
+  const auto sel = in.u8();
+  if (env.signals.size() >= max_signals) return;
+  record* r = new_record(w, op_kind::watch);
+  if (!r) return;
+  const std::uint64_t last = w.last_version[i].load();
+  const std::uint64_t after = sel % 3 == 0 ? 0 : sel % 3 == 1 ? last : last + 1 + (sel >> 2) % 4;
+  // Always with a signal (the drain cancels the watches still waiting), and with threads on a
+  // strand where the signal is emitted.
+  bound b;
+  if ((sel & 0x40) || !w.one_thread()) b.strand.emplace(asio::make_strand(*w.io));
+  auto& s = env.signals.emplace_back();
+  s.strand = b.strand;
+  s.r = r;
+  s.job_index = i;
+  s.is_watch = true;
+  b.signal = &s.signal;
+  // One thread: a version older than the job's gets the current snapshot at once.
+  const bool at_once = w.one_thread() && after < j.stats().version;
+  initiate(*r, b, watch_handler{r, after, at_once, &w.last_version[i]},
+           [&](auto h) { j.async_watch(after, std::move(h)); });
+}
+
+void op_stats(run_env& env, reader& in) {
+  auto& w = env.w;
+  unsigned i = 0;
+  auto* j = pick_job(w, in, &i);
+  const auto how = in.u8();
   if (!j) return;
+  if (how % 4 == 3) return op_async_watch(env, in, i, **j);
   check_stats((*j)->stats());
   check_progress((*j)->progress());
   CHECK((*j)->execution_time() >= std::chrono::nanoseconds::zero());
@@ -643,7 +697,8 @@ void create_exec(world& w, reader& in) {
     case 6: e = make(jobs::once(), on_complete, jobs::with_timeout(timeout)); break;
     default: e = make(jobs::once(), on_complete, jobs::with_cooldown(cooldown), retry_if, on_retry); break;
   }
-  if (backoff) {
+  if (backoff) {  // (without once)
+    slot.once = false;
     if (oc)
       e = jobs::executor(**j, *retry, *backoff, jobs::with_timeout(timeout), on_complete);
     else
@@ -796,7 +851,7 @@ void run_one(const std::uint8_t* data, std::size_t size) {
       case 5: op_cancel(w, in); break;
       case 6: op_async_wait(env, in); break;
       case 7: op_emit(env, in); break;
-      case 8: op_stats(w, in); break;
+      case 8: op_stats(env, in); break;
       case 9: create_exec(w, in); break;
       case 10:
       case 11: op_async_start(env, in); break;
@@ -851,7 +906,15 @@ void run_one(const std::uint8_t* data, std::size_t size) {
     return;
   }
 
-  // Drain: everything completes by itself (bodies and policies are bounded in time).
+  // Drain: everything completes by itself (bodies and policies are bounded in time), except
+  // watches waiting for a change that may never come: they are cancelled first.
+  for (auto& s : signals) {
+    if (!s.is_watch || s.r->calls.load() != 0) continue;
+    if (mode == 0)
+      s.signal.emit(asio::cancellation_type::terminal);
+    else
+      asio::post(*s.strand, [sig = &s.signal] { sig->emit(asio::cancellation_type::terminal); });
+  }
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   if (mode == 0) {
     io->restart();
