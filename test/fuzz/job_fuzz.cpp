@@ -11,8 +11,11 @@
 //   then     operations, one opcode byte each followed by its arguments (a missing byte reads 0)
 //
 // Invariants checked:
-//   - every completion handler (async_run, async_wait, async_start, co_spawned start,
-//     async_stop) is called exactly once after a drain, at most once after an abandon;
+//   - every completion handler (async_run, async_wait, async_watch, async_start, co_spawned
+//     start, async_stop) is called exactly once after a drain (the watches still waiting are
+//     cancelled through their slots first), at most once after an abandon;
+//   - a watch completes with a newer version than it asked for, or with operation_aborted and
+//     an empty snapshot; one that asked for an older version than the job's completes with it;
 //   - no handler and no body is ever invoked inside an initiating call;
 //   - a handler bound to a strand runs on that strand;
 //   - after the drain, every job is created (never started) or in a terminal state, error() is
