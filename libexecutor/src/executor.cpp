@@ -6,8 +6,8 @@
 //   initiate_start  admission under the executor's mutex (still_pending → once → cooldown);
 //                   refused: the handler is posted with the refusal and nothing else changes.
 //   attempt()       job.async_run through detail::initiate_run (which hands back the run's
-//                   ticket); with a timeout, raced against a steady_timer with
-//                   make_parallel_group(...).async_wait(wait_for_one(), ...).
+//                   ticket); with a timeout, raced against a steady_timer (launch_race:
+//                   the attempt ends once both have completed, meeting under the op's mutex).
 //   on_run_done()   success → finish; stop requested → finish(canceled); failure → count it,
 //                   then retry_if / on_retry / wait the delay on the timer → attempt().
 //   finish()        outcome into the stats, cooldown opens, on_complete, the start is no longer
@@ -26,7 +26,6 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -340,29 +339,51 @@ class start_op : public std::enable_shared_from_this<start_op> {
     std::shared_ptr<start_op> op;
     void operator()(std::exception_ptr e) { op->on_run_done(std::move(e)); }
   };
-  struct race_done {
+  // The race of a run against its timeout (launch_race): the attempt ends once both the run
+  // and the timer wait have completed. The run's own result is the attempt's outcome whichever
+  // came first: a timeout is cooperative, and a body that returns normally after it succeeded.
+  struct race_run_done {
     std::shared_ptr<start_op> op;
-    void operator()(std::array<std::size_t, 2>, std::exception_ptr e, boost::system::error_code) {
-      // The group completes only after both branches have: the run has ended (the loser was
-      // cancelled and awaited). The run's own result is the attempt's outcome whichever branch
-      // won: a timeout is cooperative, and a body that returns normally after it succeeded.
-      op->on_run_done(std::move(e));
+    void operator()(std::exception_ptr e) {
+      bool last;
+      {
+        std::lock_guard lk(op->mu_);
+        op->race_error_ = std::move(e);
+        op->race_run_ended_ = true;
+        // The run has ended: the timeout is moot (the timer is touched only under mu_).
+        if (op->race_pending_ == 2) op->timer_->cancel();
+        last = --op->race_pending_ == 0;
+      }
+      if (last) op->end_race();
     }
   };
+  struct race_timer_done {
+    std::shared_ptr<start_op> op;
+    void operator()(boost::system::error_code ec) {
+      bool last;
+      {
+        std::lock_guard lk(op->mu_);
+        // The timer fired while the run is still on: record the reason on *this* run (the
+        // ticket is per run, so a late timer can never cancel a later run). Op mutex → job
+        // mutex is the allowed lock order; cancel_run runs no user code.
+        if (!ec && !op->race_run_ended_) op->timed_out_ = cancel_run(op->ticket_, cancel_reason::timeout);
+        last = --op->race_pending_ == 0;
+      }
+      if (last) op->end_race();
+    }
+  };
+  void end_race() {
+    std::exception_ptr e;
+    {
+      std::lock_guard lk(mu_);
+      e = std::move(race_error_);
+    }
+    on_run_done(std::move(e));
+  }
   struct delay_done {
     std::shared_ptr<start_op> op;
     void operator()(boost::system::error_code) { op->attempt(); }
   };
-  // The async_run branch of the race: initiate_run also hands back the run's ticket, which the
-  // timer branch and the caller's cancellation use to cancel exactly this run.
-  struct run_branch {
-    start_op* op;
-    template <class Handler>
-    void operator()(Handler&& h, std::any p) const {
-      initiate_run(op->exec_->impl, std::move(p), run_handler(std::forward<Handler>(h)), &op->ticket_);
-    }
-  };
-
   const executor_config& cfg() const noexcept { return exec_->cfg; }
 
   void attempt() {
@@ -417,23 +438,26 @@ class start_op : public std::enable_shared_from_this<start_op> {
   }
 
   void launch_race(std::any p) {
-    // Under mu_. The timer exists for the whole op once a timeout or a delay is needed.
+    // Under mu_. Not an experimental::parallel_group: its branches' cancellation signals are not
+    // thread-safe, and on a multi-threaded executor the run's completion (which clears its slot)
+    // raced with the group's emits from the timer's completion or from the launching thread
+    // (a crash found by test/fuzz). Here the two completions meet under mu_; the run is
+    // cancelled through its ticket (thread-safe), the timer only under mu_.
+    race_error_ = nullptr;
+    race_run_ended_ = false;
+    race_pending_ = 1;
+    initiate_run(exec_->impl, std::move(p), run_handler(race_run_done{shared_from_this()}), &ticket_);
+    if (is_unset(ticket_)) return;  // refused by the job: its handler ends the attempt, no timer
+    // The timer exists for the whole op once a timeout or a delay is needed.
     if (!timer_) timer_.emplace(exec_->job.get_executor());
-    timer_->expires_after(cfg().timeout);
-    asio::experimental::make_parallel_group(
-        asio::async_initiate<const asio::deferred_t&, void(std::exception_ptr)>(run_branch{this},
-                                                                                asio::deferred, std::move(p)),
-        timer_->async_wait(asio::deferred([this](boost::system::error_code ec) {
-          // The timer fired: record the reason on *this* run before wait_for_one cancels the
-          // async_run branch. The group's cancellation then reaches async_run's slot, where
-          // cancel_run(canceled) is refused (the run is already canceling), so the run ends
-          // failed with errc::timeout rather than canceled. `ticket_` was set by the run branch,
-          // launched before this branch; the ticket is per run, so a late timer can never
-          // cancel a later run. `this` is alive: race_done owns the op until both branches end.
-          if (!ec) timed_out_ = cancel_run(ticket_, cancel_reason::timeout);
-          return asio::deferred.values(ec);
-        })))
-        .async_wait(asio::experimental::wait_for_one(), race_done{shared_from_this()});
+    try {
+      timer_->expires_after(cfg().timeout);
+      timer_->async_wait(race_timer_done{shared_from_this()});
+      ++race_pending_;
+    } catch (...) {
+      // (std::bad_alloc) The run is launched and its handler alone ends the attempt: this one
+      // attempt goes without its timeout rather than completing twice.
+    }
   }
 
   void on_run_done(std::exception_ptr e) {
@@ -556,7 +580,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // Touched by one step at a time (Asio orders the steps).
   unsigned attempt_no_ = 0;
   steady_clock::time_point attempt_started_{};
-  bool timed_out_ = false;  // written by the timer branch, read after the group completed
+  bool timed_out_ = false;  // written by the timer branch (under mu_), read after the race ended
   bool refused_ = false;
   bool completed_ = false;
 
@@ -566,6 +590,10 @@ class start_op : public std::enable_shared_from_this<start_op> {
   bool stop_requested_ = false;
   run_ticket ticket_;
   std::optional<asio::steady_timer> timer_;
+  // The race of a run against its timeout: completions still to come, and the run's result.
+  unsigned race_pending_ = 0;
+  bool race_run_ended_ = false;
+  std::exception_ptr race_error_;
 };
 
 void start_cancellation::operator()(asio::cancellation_type_t type) const {
