@@ -1,19 +1,39 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, then builds and runs every test —
 # unit tests and examples in a normal (Debug) build, the unit tests again under
-# AddressSanitizer+UndefinedBehaviorSanitizer and under ThreadSanitizer — and builds a consumer
-# project against the installed package.
+# AddressSanitizer+UndefinedBehaviorSanitizer and under ThreadSanitizer, the libFuzzer target
+# (clang++) for 60 s from its committed corpus — and builds a consumer project against the
+# installed package.
 #   build/test.sh            everything
-#   build/test.sh dev        only the given presets (dev, asan, tsan)
+#   build/test.sh dev        only the given presets (dev, asan, tsan, fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build/deps.sh
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(dev asan tsan)
+[ ${#presets[@]} -gt 0 ] || presets=(dev asan tsan fuzz)
 jobs=$(nproc)
 
+if [[ " ${presets[*]} " == *" fuzz "* ]]; then
+  build/deps.sh clang libclang-rt-14-dev  # clang++ and its libFuzzer runtime
+else
+  build/deps.sh
+fi
+
 for preset in "${presets[@]}"; do
+  if [ "$preset" = fuzz ]; then
+    echo "=== fuzz: configure, build, run job_fuzz for 60 s"
+    cmake --preset fuzz >/dev/null
+    cmake --build --preset fuzz --target job_fuzz -j"$jobs"
+    # libFuzzer adds the inputs it finds to its first corpus directory: it gets a copy, so that
+    # the committed corpus stays as it is. A crash leaves its input in build/fuzz/artifacts/.
+    corpus=$(mktemp -d)
+    trap 'rm -rf "$corpus"' EXIT
+    cp test/fuzz/corpus/* "$corpus"/
+    mkdir -p build/fuzz/artifacts
+    build/fuzz/test/fuzz/job_fuzz "$corpus" -max_total_time=60 -timeout=10 -rss_limit_mb=4096 \
+      -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/
+    continue
+  fi
   echo "=== ${preset}: configure, build, test"
   extra=()
   # The sanitizer builds run the unit tests; the examples run in the dev build.

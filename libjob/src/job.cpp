@@ -363,11 +363,26 @@ job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config co
 
 job_impl::~job_impl() {
   job_registry* r;
+  std::list<pending_watch> orphaned;
   {
     std::lock_guard lk(mu);
     r = registry_;  // null once the context has shut down (it may be gone by now)
+    orphaned.swap(watches);
   }
   if (r) r->remove(this);
+  // The last handle is gone while watchers still wait (no run is pending: a run keeps its job
+  // alive), for a change that can no longer come. They complete with operation_aborted, as the
+  // pending operations of a destroyed Asio I/O object do, instead of being dropped unseen. Only
+  // while the context is alive (r non-null): at its shutdown detach() has taken every watcher.
+  if (!r) return;
+  for (auto& w : orphaned) {
+    try {
+      post_completion(ex, std::move(w.handler), std::move(w.work),
+                      boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
+    } catch (...) {
+      // (bad_alloc from the post: the handler is destroyed, as at shutdown)
+    }
+  }
 }
 
 bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {

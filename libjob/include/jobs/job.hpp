@@ -161,6 +161,8 @@ class job {
   /// \par Handler signature  void(boost::system::error_code, jobs::stats)
   /// \par Per-operation cancellation  terminal, partial and total: cancels only the watch, which
   ///      completes with asio::error::operation_aborted (and an empty snapshot).
+  /// A watch still waiting when the job's last handle is destroyed (and no run is pending)
+  /// completes the same way.
   template <class Token = asio::deferred_t>
   auto async_watch(std::uint64_t last_version = 0, Token&& token = {}) {
     return asio::async_initiate<Token, void(boost::system::error_code, jobs::stats)>(watch_initiation{impl_},
