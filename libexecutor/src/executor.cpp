@@ -30,6 +30,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/value.hpp>
 #include <boost/log/attributes/constant.hpp>
@@ -45,6 +46,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <future>
 #include <random>
 #include <stdexcept>
 #include <tuple>
@@ -248,17 +250,20 @@ class executor_state {
   // The start is over (its caller may start again): wakes stop(true) and hands the async_stop
   // waiters on to the job's async_wait (which completes when no run is pending).
   void release(const start_op* op) {
-    std::vector<stop_wait> waiters;
     {
       std::lock_guard lk(mu);
       if (active != op) return;
       active = nullptr;
       current.reset();
       in_progress = false;
-      waiters.swap(stop_waiters);
+      // The async_stop waiters move on to the job's async_wait before the mutex is released:
+      // no later start can be admitted in between, so they wait for the run pending now (one the
+      // stop cancelled), never for a later start's run that no stop has cancelled. Executor
+      // mutex → job mutex is the lock order; async_wait only queues or posts.
+      for (auto& w : stop_waiters) initiate_wait(impl, wait_handler(std::move(w)));
+      stop_waiters.clear();
     }
     cv.notify_all();
-    for (auto& w : waiters) initiate_wait(impl, wait_handler(std::move(w)));
   }
 
   // A start that never completed: its op was destroyed with the execution context. Releases
@@ -310,7 +315,18 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // Called inside async_start's initiation, right after admission.
   void begin(asio::cancellation_slot slot) {
     initiating_.store(true, std::memory_order_relaxed);
-    if (slot.is_connected()) slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
+    if (slot.is_connected()) {
+      try {
+        slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
+      } catch (...) {
+        // Nothing ran: undo the admission and let the error leave async_start (the handler is
+        // destroyed with the op, never invoked).
+        completed_ = true;
+        std::lock_guard lk(mu_);
+        unadmit();
+        throw;
+      }
+    }
     attempt();
     initiating_.store(false, std::memory_order_relaxed);
   }
@@ -318,11 +334,16 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // stop() (whole) or the caller's cancellation: no further attempt runs and a retry delay is
   // cut short at once. A running attempt is cancelled by the caller: stop() cancels the job's
   // current run itself (whoever started it).
+  // Under the executor's mutex (stop()): from now on the op treats the end of its attempt as
+  // stopped, even before request_stop() below has run (the stop cancels the job's run first).
+  void mark_stopped() noexcept { stop_marked_.store(true, std::memory_order_release); }
+
   void request_stop(bool cancel_own_run) {
     run_ticket t;
     {
       std::lock_guard lk(mu_);
-      if (phase_ == phase::done || stop_requested_) return;
+      if (phase_ == phase::done || stop_acted_) return;
+      stop_acted_ = true;
       stop_requested_ = true;
       // The timer is touched only under mu_ (here, and where the delay is armed), so cancel()
       // never races with its own async_wait. The race's use of the timer cannot overlap: in
@@ -365,6 +386,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
 
   const executor_config& cfg() const noexcept { return exec_->cfg; }
 
+  // Under mu_.
+  bool stopped_locked() const noexcept {
+    return stop_requested_ || stop_marked_.load(std::memory_order_acquire);
+  }
+
   void attempt() {
     std::exception_ptr failed_to_launch;
     bool stopped = false;
@@ -373,7 +399,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       // another thread at once, and on_run_done() starts by taking mu_, so it sees everything
       // written here (attempt_no_, refused_, the ticket).
       std::unique_lock lk(mu_);
-      if (stop_requested_) {
+      if (stopped_locked()) {
         stopped = true;
       } else {
         ++attempt_no_;
@@ -396,29 +422,48 @@ class start_op : public std::enable_shared_from_this<start_op> {
             // Lock order op → executor → job is never reversed (the executor mutex is never held
             // while taking an op's mutex).
             refused_ = true;
-            {
-              std::lock_guard elk(exec_->mu);
-              exec_->retries = saved_retries;
-              exec_->attempts = std::move(saved_attempts);
-              --exec_->starts;
-            }
-            exec_->release(this);
+            unadmit();
           }
         } catch (...) {
           failed_to_launch = std::current_exception();
           phase_ = phase::idle;
+          if (attempt_no_ == 1) {
+            // The first attempt could not be launched (the job's execution context has shut
+            // down, or an allocation failed): nothing ran, so this is a refused start like the
+            // job's own refusal above — the stats and the cooldown are untouched, on_complete is
+            // not called, and the error reaches the handler posted, never inside async_start.
+            refused_ = true;
+            unadmit();
+          }
         }
       }
       // A stop() that took mu_ before us was seen above (no run started); one that takes it
       // after us finds the run's ticket, and stop() cancels the job's run itself in any case.
     }
     if (stopped) return finish(canceled_error(), start_end::canceled);
-    if (failed_to_launch) return finish(std::move(failed_to_launch), start_end::failed);
+    if (failed_to_launch) {
+      if (refused_) return complete(std::move(failed_to_launch));
+      return finish(std::move(failed_to_launch), start_end::failed);
+    }
+  }
+
+  // Under mu_ (lock order op → executor): the start is refused after all; puts back the stats
+  // as they were before its admission and ends it.
+  void unadmit() {
+    {
+      std::lock_guard elk(exec_->mu);
+      exec_->retries = saved_retries;
+      exec_->attempts = std::move(saved_attempts);
+      --exec_->starts;
+    }
+    exec_->release(this);
   }
 
   void launch_race(std::any p) {
-    // Under mu_. The timer exists for the whole op once a timeout or a delay is needed.
-    if (!timer_) timer_.emplace(exec_->job.get_executor());
+    // Under mu_. The timer exists for the whole op once a timeout or a delay is needed. It runs
+    // on the job's strand (API.md: the timeout is handled there, so a body that never yields
+    // delays it, and the timeout's cancel_run is ordered with the body's own steps).
+    if (!timer_) timer_.emplace(strand_of(*exec_->impl));
     timer_->expires_after(cfg().timeout);
     asio::experimental::make_parallel_group(
         asio::async_initiate<const asio::deferred_t&, void(std::exception_ptr)>(run_branch{this},
@@ -443,7 +488,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       std::lock_guard lk(mu_);
       took = steady_clock::now() - attempt_started_;
       phase_ = phase::idle;
-      stopped = stop_requested_;
+      stopped = stopped_locked();
       refused = refused_;
     }
     if (refused) return complete(std::move(e));  // the job refused the first run: a refused start
@@ -476,12 +521,14 @@ class start_op : public std::enable_shared_from_this<start_op> {
     if (delay <= nanoseconds::zero()) return attempt();
 
     std::unique_lock lk(mu_);
-    if (stop_requested_) {
+    if (stopped_locked()) {
       lk.unlock();
       return finish(canceled_error(), start_end::canceled);
     }
     try {
-      if (!timer_) timer_.emplace(exec_->job.get_executor());
+      // A stop marked after this check takes mu_ in request_stop() after us and cancels the
+      // timer armed here.
+      if (!timer_) timer_.emplace(strand_of(*exec_->impl));
       timer_->expires_after(delay);
       timer_->async_wait(delay_done{shared_from_this()});
       phase_ = phase::delay;
@@ -538,8 +585,10 @@ class start_op : public std::enable_shared_from_this<start_op> {
     call c{std::move(handler_), std::move(work_), std::tuple<std::exception_ptr>(std::move(e))};
     if (initiating_.load(std::memory_order_relaxed)) {
       // Still inside async_start (a failure to launch the first attempt): never complete inside
-      // the initiating call.
-      asio::post(exec_->job.get_executor(), std::move(c));
+      // the initiating call. Posted through the system executor, from which it is dispatched to
+      // the handler's own executor: the job's execution context may be the very thing that has
+      // shut down (a handler posted there would be dropped, its work count never released).
+      asio::post(asio::system_executor(), std::move(c));
     } else {
       // From the completion of one of our own operations: dispatch, as Asio's composed
       // operations do at their end (inline when already on the handler's executor).
@@ -564,6 +613,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
   std::mutex mu_;
   phase phase_ = phase::idle;
   bool stop_requested_ = false;
+  bool stop_acted_ = false;               // request_stop() has run
+  std::atomic<bool> stop_marked_{false};  // mark_stopped(), under the executor's mutex
   run_ticket ticket_;
   std::optional<asio::steady_timer> timer_;
 };
@@ -584,8 +635,7 @@ std::shared_ptr<executor_state> make_executor(jobs::job j, executor_config confi
 }
 
 void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h) {
-  const asio::any_io_executor job_ex = s->job.get_executor();
-  auto work = tracked(asio::get_associated_executor(h, job_ex));
+  auto work = tracked(asio::get_associated_executor(h, s->job.get_executor()));
   const asio::cancellation_slot slot = asio::get_associated_cancellation_slot(h);
 
   std::exception_ptr refusal;
@@ -618,7 +668,7 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
     JOBS_EXEC_LOG(debug, s->job.id()) << "job " << s->job.id() << " start refused: " << describe(refusal);
     // Refused: nothing changed; the refusal goes through the handler like any other outcome,
     // never inside this call.
-    asio::post(job_ex,
+    asio::post(s->job.get_executor(),
                completion_call<start_handler, std::exception_ptr>{
                    std::move(h), std::move(work), std::tuple<std::exception_ptr>(std::move(refusal))});
     return;
@@ -628,17 +678,28 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
 
 void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
   auto ex = tracked(asio::get_associated_executor(h, s->job.get_executor()));
-  if (auto op = s->current_op()) op->request_stop(false);
-  s->job.cancel();
   stop_wait w{std::move(h), std::move(ex)};
+  std::shared_ptr<start_op> op;
   {
+    // One critical section decides what this stop stops and what it waits for, so that a start
+    // admitted concurrently is either stopped and waited for (admitted before) or neither
+    // (after). The start in progress is marked stopped before the job's run is cancelled, so its
+    // attempt cannot end as a failure and retry; the job's run is cancelled under the mutex, so
+    // a start admitted after this section never has its run cancelled by this stop. Lock order:
+    // executor mutex → job mutex (cancel and async_wait only queue or post work).
     std::lock_guard lk(s->mu);
-    if (s->in_progress) {
+    op = s->current.lock();
+    if (op) op->mark_stopped();
+    s->job.cancel();
+    if (s->in_progress)
       s->stop_waiters.push_back(std::move(w));
-      return;
-    }
+    else
+      initiate_wait(s->impl, wait_handler(std::move(w)));
   }
-  initiate_wait(s->impl, wait_handler(std::move(w)));
+  // Cuts a retry delay short and cancels the op's own run: one its attempt launched after the
+  // job.cancel() above (the op's mutex is never taken under the executor's, so the attempt may
+  // have been between its stop check and its launch then).
+  if (op) op->request_stop(true);
 }
 
 // ---- options ----------------------------------------------------------------------------------
@@ -712,15 +773,36 @@ void executor::stop(bool wait) {
     throw std::logic_error(
         "jobs::executor::stop(true) called from the job's own strand or from a callback of a start "
         "(on_complete, on_retry, retry_if): it would deadlock; use async_stop");
-  if (auto op = s.current_op()) op->request_stop(false);
-  // The job's current run, whoever started it.
-  s.job.cancel();
-  if (!wait) return;
-  {
-    std::unique_lock lk(s.mu);
-    s.cv.wait(lk, [&] { return !s.in_progress; });
+  if (!wait) {
+    // As async_stop, without waiting (see detail::initiate_stop).
+    std::shared_ptr<detail::start_op> op;
+    {
+      std::lock_guard lk(s.mu);
+      op = s.current.lock();
+      if (op) op->mark_stopped();
+      s.job.cancel();  // the job's current run, whoever started it
+    }
+    if (op) op->request_stop(true);
+    return;
   }
-  s.job.wait();
+  // async_stop, its completion on the system executor (the job's executor may have no thread
+  // left to run it but this one's caller): waits for exactly what the stop stopped.
+  {
+    // Nothing to stop: returns at once, without the job's execution context (which may be gone).
+    std::lock_guard lk(s.mu);
+    if (!s.in_progress && !s.job.is_executing()) return;
+  }
+  // A handler dropped with a destroyed execution context destroys the promise: get() then
+  // throws broken_promise, and stop(true) returns (there is nothing left to wait for).
+  auto done = std::make_shared<std::promise<void>>();
+  auto f = done->get_future();
+  detail::initiate_stop(state_, detail::stop_handler(asio::bind_executor(
+                                    asio::system_executor(), [done] { done->set_value(); })));
+  done.reset();
+  try {
+    f.get();
+  } catch (const std::future_error&) {
+  }
 }
 
 executor_stats executor::stats() const {

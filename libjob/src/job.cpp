@@ -734,6 +734,12 @@ bool cancel_run(const run_ticket& t, cancel_reason why) {
   return rs && rs->job->cancel_run(rs, why);
 }
 
+asio::any_io_executor strand_of(const job_impl& j) {
+  std::lock_guard lk(j.mu);
+  j.check_attached_locked();
+  return j.strand_ex;
+}
+
 bool on_job_strand(const job_impl& j) noexcept {
   std::lock_guard lk(j.mu);
   return j.strand && j.strand->running_in_this_thread();
