@@ -44,6 +44,7 @@
 #include <cstdio>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <ostream>
 #include <future>
@@ -102,6 +103,10 @@ jobs::logger& exec_logger() {
 // ---- completions ------------------------------------------------------------------------------
 
 asio::any_completion_executor tracked(asio::any_completion_executor ex) {
+  // Asio 1.81 converts a handler's default executor (any_io_executor) to any_completion_executor
+  // with a nothrow allocation: out of memory, the result is an empty executor whose prefer()
+  // dereferences null. Report the allocation failure instead.
+  if (!ex) throw std::bad_alloc();
   return asio::prefer(std::move(ex), asio::execution::outstanding_work.tracked);
 }
 

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <tuple>
 #include <typeinfo>
@@ -112,6 +113,10 @@ std::string human(std::chrono::nanoseconds d) {
 }
 
 asio::any_completion_executor tracked(asio::any_completion_executor ex) {
+  // Asio 1.81 converts a handler's default executor (any_io_executor) to any_completion_executor
+  // with a nothrow allocation: out of memory, the result is an empty executor whose prefer()
+  // dereferences null. Report the allocation failure instead.
+  if (!ex) throw std::bad_alloc();
   return asio::prefer(std::move(ex), asio::execution::outstanding_work.tracked);
 }
 
@@ -378,7 +383,12 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   lk.unlock();
   deliver(batch);
 
-  JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " started (run " << rs->generation << ")";
+  // The run has started: a record that cannot be logged (bad_alloc) must not make run() report
+  // a failure, or throw out of async_run after its handler was taken.
+  try {
+    JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " started (run " << rs->generation << ")";
+  } catch (...) {
+  }
   return true;
 }
 
