@@ -636,6 +636,8 @@ void start_cancellation::operator()(asio::cancellation_type_t type) const {
 // ---- the internal interface ------------------------------------------------------------------
 
 std::shared_ptr<executor_state> make_executor(jobs::job j, executor_config config) {
+  // A moved-from job handle has no job: refuse it here rather than crash on first use.
+  if (!job_access::impl(j)) throw std::invalid_argument("jobs::executor: the job handle is empty (moved from)");
   return std::make_shared<executor_state>(std::move(j), std::move(config));
 }
 
