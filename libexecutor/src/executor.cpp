@@ -6,8 +6,9 @@
 //   initiate_start  admission under the executor's mutex (still_pending → once → cooldown);
 //                   refused: the handler is posted with the refusal and nothing else changes.
 //   attempt()       job.async_run through detail::initiate_run (which hands back the run's
-//                   ticket); with a timeout, raced against a steady_timer with
-//                   make_parallel_group(...).async_wait(wait_for_one(), ...).
+//                   ticket); with a timeout, raced against a steady_timer on the job's strand
+//                   with make_parallel_group(...).async_wait(wait_for_one(), ...). A first
+//                   attempt that the job refuses or that cannot launch makes a refused start.
 //   on_run_done()   success → finish; stop requested → finish(canceled); failure → count it,
 //                   then retry_if / on_retry / wait the delay on the timer → attempt().
 //   finish()        outcome into the stats, cooldown opens, on_complete, the start is no longer
@@ -15,8 +16,10 @@
 //
 // Threads. The op's steps run one after another (each step is started by the completion of the
 // previous one, so Asio orders them); only stop() and the caller's cancellation reach it from
-// elsewhere, through `start_op::mu`. Lock order: executor mutex → job mutex, op mutex → job
-// mutex; the executor and op mutexes are never held together, and no user code runs under any.
+// elsewhere, through `start_op::mu`. Lock order: op mutex → executor mutex → job mutex (the op
+// mutex is never taken under the executor's). stop() decides what it stops under the executor's
+// mutex, cancelling the job's run there: the job's "cancel requested" log record is emitted under
+// it, so a log sink must not call into the executor. No other user code runs under any mutex.
 #include <jobs/detail/job_access.hpp>
 #include <jobs/executor.hpp>
 
@@ -227,10 +230,6 @@ class executor_state {
   std::vector<stop_wait> stop_waiters;
   std::mt19937_64 rng;  // jitter
 
-  std::shared_ptr<start_op> current_op() const {
-    std::lock_guard lk(mu);
-    return current.lock();
-  }
 
   // The delay before the attempt after `failed` failed attempts.
   nanoseconds next_delay(unsigned failed) {
