@@ -378,10 +378,20 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
     throw;
   }
   if (ticket) *ticket = rs;
+  // The run has started: from here on nothing may throw out of start(). Out of memory, a
+  // watcher that cannot be handed its snapshot waits for the next change (changed_locked
+  // leaves it queued), or is dropped if its post fails (its handler destroyed, as Asio drops
+  // the handler of a post that fails).
   watch_batch batch;
-  changed_locked(batch);
+  try {
+    changed_locked(batch);
+  } catch (...) {
+  }
   lk.unlock();
-  deliver(batch);
+  try {
+    deliver(batch);
+  } catch (...) {
+  }
 
   // The run has started: a record that cannot be logged (bad_alloc) must not make run() report
   // a failure, or throw out of async_run after its handler was taken.
@@ -628,9 +638,14 @@ void job_impl::changed_locked(watch_batch& out) {
   if (watches.empty()) return;  // the common case costs one branch
   jobs::stats snap;
   fill_locked(snap);
+  // Everything that can throw (bad_alloc) comes before a watcher is moved out of `watches`: a
+  // failure leaves it queued and intact, never moved-from (an empty handler and executor there
+  // would crash the next delivery).
+  out.reserve(out.size() + watches.size());
   for (auto it = watches.begin(); it != watches.end();) {
     if (it->after < version) {
-      out.push_back(ready_watch{std::move(*it), snap});
+      jobs::stats copy = snap;
+      out.push_back(ready_watch{std::move(*it), std::move(copy)});
       it = watches.erase(it);
     } else {
       ++it;
