@@ -6,8 +6,10 @@
 //   initiate_start  admission under the executor's mutex (still_pending → once → cooldown);
 //                   refused: the handler is posted with the refusal and nothing else changes.
 //   attempt()       job.async_run through detail::initiate_run (which hands back the run's
-//                   ticket); with a timeout, raced against a steady_timer with
-//                   make_parallel_group(...).async_wait(wait_for_one(), ...).
+//                   ticket); with a timeout, raced against a steady_timer on the job's strand
+//                   (launch_race: the attempt ends once both have completed, meeting under
+//                   the op's mutex). A first
+//                   attempt that the job refuses or that cannot launch makes a refused start.
 //   on_run_done()   success → finish; stop requested → finish(canceled); failure → count it,
 //                   then retry_if / on_retry / wait the delay on the timer → attempt().
 //   finish()        outcome into the stats, cooldown opens, on_complete, the start is no longer
@@ -15,8 +17,10 @@
 //
 // Threads. The op's steps run one after another (each step is started by the completion of the
 // previous one, so Asio orders them); only stop() and the caller's cancellation reach it from
-// elsewhere, through `start_op::mu`. Lock order: executor mutex → job mutex, op mutex → job
-// mutex; the executor and op mutexes are never held together, and no user code runs under any.
+// elsewhere, through `start_op::mu`. Lock order: op mutex → executor mutex → job mutex (the op
+// mutex is never taken under the executor's). stop() decides what it stops under the executor's
+// mutex, cancelling the job's run there: the job's "cancel requested" log record is emitted under
+// it, so a log sink must not call into the executor. No other user code runs under any mutex.
 #include <jobs/detail/job_access.hpp>
 #include <jobs/executor.hpp>
 
@@ -26,11 +30,10 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/value.hpp>
 #include <boost/log/attributes/constant.hpp>
@@ -44,8 +47,10 @@
 #include <cstdio>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <ostream>
+#include <future>
 #include <random>
 #include <stdexcept>
 #include <tuple>
@@ -101,6 +106,10 @@ jobs::logger& exec_logger() {
 // ---- completions ------------------------------------------------------------------------------
 
 asio::any_completion_executor tracked(asio::any_completion_executor ex) {
+  // Asio 1.81 converts a handler's default executor (any_io_executor) to any_completion_executor
+  // with a nothrow allocation: out of memory, the result is an empty executor whose prefer()
+  // dereferences null. Report the allocation failure instead.
+  if (!ex) throw std::bad_alloc();
   return asio::prefer(std::move(ex), asio::execution::outstanding_work.tracked);
 }
 
@@ -221,10 +230,6 @@ class executor_state {
   std::vector<stop_wait> stop_waiters;
   std::mt19937_64 rng;  // jitter
 
-  std::shared_ptr<start_op> current_op() const {
-    std::lock_guard lk(mu);
-    return current.lock();
-  }
 
   // The delay before the attempt after `failed` failed attempts.
   nanoseconds next_delay(unsigned failed) {
@@ -249,17 +254,20 @@ class executor_state {
   // The start is over (its caller may start again): wakes stop(true) and hands the async_stop
   // waiters on to the job's async_wait (which completes when no run is pending).
   void release(const start_op* op) {
-    std::vector<stop_wait> waiters;
     {
       std::lock_guard lk(mu);
       if (active != op) return;
       active = nullptr;
       current.reset();
       in_progress = false;
-      waiters.swap(stop_waiters);
+      // The async_stop waiters move on to the job's async_wait before the mutex is released:
+      // no later start can be admitted in between, so they wait for the run pending now (one the
+      // stop cancelled), never for a later start's run that no stop has cancelled. Executor
+      // mutex → job mutex is the lock order; async_wait only queues or posts.
+      for (auto& w : stop_waiters) initiate_wait(impl, wait_handler(std::move(w)));
+      stop_waiters.clear();
     }
     cv.notify_all();
-    for (auto& w : waiters) initiate_wait(impl, wait_handler(std::move(w)));
   }
 
   // A start that never completed: its op was destroyed with the execution context. Releases
@@ -311,7 +319,18 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // Called inside async_start's initiation, right after admission.
   void begin(asio::cancellation_slot slot) {
     initiating_.store(true, std::memory_order_relaxed);
-    if (slot.is_connected()) slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
+    if (slot.is_connected()) {
+      try {
+        slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
+      } catch (...) {
+        // Nothing ran: undo the admission and let the error leave async_start (the handler is
+        // destroyed with the op, never invoked).
+        completed_ = true;
+        std::lock_guard lk(mu_);
+        unadmit();
+        throw;
+      }
+    }
     attempt();
     initiating_.store(false, std::memory_order_relaxed);
   }
@@ -319,11 +338,16 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // stop() (whole) or the caller's cancellation: no further attempt runs and a retry delay is
   // cut short at once. A running attempt is cancelled by the caller: stop() cancels the job's
   // current run itself (whoever started it).
+  // Under the executor's mutex (stop()): from now on the op treats the end of its attempt as
+  // stopped, even before request_stop() below has run (the stop cancels the job's run first).
+  void mark_stopped() noexcept { stop_marked_.store(true, std::memory_order_release); }
+
   void request_stop(bool cancel_own_run) {
     run_ticket t;
     {
       std::lock_guard lk(mu_);
-      if (phase_ == phase::done || stop_requested_) return;
+      if (phase_ == phase::done || stop_acted_) return;
+      stop_acted_ = true;
       stop_requested_ = true;
       // The timer is touched only under mu_ (here, and where the delay is armed), so cancel()
       // never races with its own async_wait. The race's use of the timer cannot overlap: in
@@ -341,39 +365,59 @@ class start_op : public std::enable_shared_from_this<start_op> {
     std::shared_ptr<start_op> op;
     void operator()(std::exception_ptr e) { op->on_run_done(std::move(e)); }
   };
-  struct race_done {
+  // The race of a run against its timeout (launch_race): the attempt ends once both the run
+  // and the timer wait have completed, meeting under mu_. The run's own result is the attempt's
+  // outcome whichever came first: a timeout is cooperative, and a body that returns normally
+  // after it succeeded.
+  struct race_run_done {
     std::shared_ptr<start_op> op;
-    void operator()(std::array<std::size_t, 2>, std::exception_ptr e, boost::system::error_code) {
-      // The group completes only after both branches have: the run has ended (the loser was
-      // cancelled and awaited). The run's own result is the attempt's outcome whichever branch
-      // won: a timeout is cooperative, and a body that returns normally after it succeeded.
-      op->on_run_done(std::move(e));
+    void operator()(std::exception_ptr e) {
+      bool last;
+      {
+        std::lock_guard lk(op->mu_);
+        op->race_error_ = std::move(e);
+        op->race_run_ended_ = true;
+        // The run has ended: the timeout is moot (the timer is touched only under mu_).
+        if (op->race_pending_ == 2) op->timer_->cancel();
+        last = --op->race_pending_ == 0;
+      }
+      if (last) op->end_race();
     }
   };
+  struct race_timer_done {
+    std::shared_ptr<start_op> op;
+    void operator()(boost::system::error_code ec) {
+      bool last;
+      {
+        std::lock_guard lk(op->mu_);
+        // The timer fired while the run is still on: the reason is recorded on *this* run (the
+        // ticket is per run, so a late timer can never cancel a later run). Lock order op → job
+        // is the allowed one; cancel_run runs no user code.
+        if (!ec && !op->race_run_ended_) op->timed_out_ = cancel_run(op->ticket_, cancel_reason::timeout);
+        last = --op->race_pending_ == 0;
+      }
+      if (last) op->end_race();
+    }
+  };
+  void end_race() {
+    std::exception_ptr e;
+    {
+      std::lock_guard lk(mu_);
+      e = std::move(race_error_);
+    }
+    on_run_done(std::move(e));
+  }
   struct delay_done {
     std::shared_ptr<start_op> op;
     void operator()(boost::system::error_code) { op->attempt(); }
   };
-  // The async_run branch of the race: initiate_run also hands back the run's ticket, which the
-  // timer branch and the caller's cancellation use to cancel exactly this run.
-  struct run_branch {
-    start_op* op;
-    template <class Handler>
-    void operator()(Handler&& h, std::any p) const {
-      // The run completes on the race's strand, where the timer completes too. A parallel group
-      // emits the loser's cancellation from inside the winner's completion, and a cancellation
-      // slot is not thread-safe: the run's completion clears its slot (job.cpp, completion_call)
-      // on the handler's executor. With the job's executor (say a thread pool) the timer's emit
-      // could run on one thread while another clears and frees the handler it calls (seen by
-      // ThreadSanitizer, and as a crash). On one strand the emit comes either before the run's
-      // completion (its handler is still installed: cancel_run is refused or takes effect) or
-      // after it (the slot is clear: nothing is called).
-      initiate_run(op->exec_->impl, std::move(p), run_handler(asio::bind_executor(op->race_ex_, std::forward<Handler>(h))),
-                   &op->ticket_);
-    }
-  };
 
   const executor_config& cfg() const noexcept { return exec_->cfg; }
+
+  // Under mu_.
+  bool stopped_locked() const noexcept {
+    return stop_requested_ || stop_marked_.load(std::memory_order_acquire);
+  }
 
   void attempt() {
     std::exception_ptr failed_to_launch;
@@ -383,7 +427,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       // another thread at once, and on_run_done() starts by taking mu_, so it sees everything
       // written here (attempt_no_, refused_, the ticket).
       std::unique_lock lk(mu_);
-      if (stop_requested_) {
+      if (stopped_locked()) {
         stopped = true;
       } else {
         ++attempt_no_;
@@ -406,52 +450,67 @@ class start_op : public std::enable_shared_from_this<start_op> {
             // Lock order op → executor → job is never reversed (the executor mutex is never held
             // while taking an op's mutex).
             refused_ = true;
-            {
-              std::lock_guard elk(exec_->mu);
-              exec_->retries = saved_retries;
-              exec_->attempts = std::move(saved_attempts);
-              --exec_->starts;
-            }
-            exec_->release(this);
+            unadmit();
           }
         } catch (...) {
           failed_to_launch = std::current_exception();
           phase_ = phase::idle;
+          if (attempt_no_ == 1) {
+            // The first attempt could not be launched (the job's execution context has shut
+            // down, or an allocation failed): nothing ran, so this is a refused start like the
+            // job's own refusal above — the stats and the cooldown are untouched, on_complete is
+            // not called, and the error reaches the handler posted, never inside async_start.
+            refused_ = true;
+            unadmit();
+          }
         }
       }
       // A stop() that took mu_ before us was seen above (no run started); one that takes it
       // after us finds the run's ticket, and stop() cancels the job's run itself in any case.
     }
     if (stopped) return finish(canceled_error(), start_end::canceled);
-    if (failed_to_launch) return finish(std::move(failed_to_launch), start_end::failed);
+    if (failed_to_launch) {
+      if (refused_) return complete(std::move(failed_to_launch));
+      return finish(std::move(failed_to_launch), start_end::failed);
+    }
+  }
+
+  // Under mu_ (lock order op → executor): the start is refused after all; puts back the stats
+  // as they were before its admission and ends it.
+  void unadmit() {
+    {
+      std::lock_guard elk(exec_->mu);
+      exec_->retries = saved_retries;
+      exec_->attempts = std::move(saved_attempts);
+      --exec_->starts;
+    }
+    exec_->release(this);
   }
 
   void launch_race(std::any p) {
-    // Under mu_. The timer exists for the whole op once a timeout or a delay is needed.
-    make_timer();
-    timer_->expires_after(cfg().timeout);
-    asio::experimental::make_parallel_group(
-        asio::async_initiate<const asio::deferred_t&, void(std::exception_ptr)>(run_branch{this},
-                                                                                asio::deferred, std::move(p)),
-        timer_->async_wait(asio::deferred([this](boost::system::error_code ec) {
-          // The timer fired: record the reason on *this* run before wait_for_one cancels the
-          // async_run branch. The group's cancellation then reaches async_run's slot, where
-          // cancel_run(canceled) is refused (the run is already canceling), so the run ends
-          // failed with errc::timeout rather than canceled. `ticket_` was set by the run branch,
-          // launched before this branch; the ticket is per run, so a late timer can never
-          // cancel a later run. `this` is alive: race_done owns the op until both branches end.
-          if (!ec) timed_out_ = cancel_run(ticket_, cancel_reason::timeout);
-          return asio::deferred.values(ec);
-        })))
-        .async_wait(asio::experimental::wait_for_one(), race_done{shared_from_this()});
-  }
-
-  // The op's timer, on a strand of the job's executor that the race's run also completes on
-  // (see run_branch).
-  void make_timer() {
-    if (timer_) return;
-    race_ex_ = asio::make_strand(exec_->job.get_executor());
-    timer_.emplace(race_ex_);
+    // Under mu_. Not an experimental::parallel_group: a group's per-branch cancellation signals
+    // are not thread-safe, and on a multi-threaded executor the run's completion (which clears
+    // its slot on the handler's executor) raced with the group's emits from the timer's
+    // completion or from the launching thread itself (a use-after-free found by test/fuzz and
+    // test/stress). Here the two completions meet under mu_: the run is cancelled through its
+    // ticket (thread-safe), and the timer is touched only under mu_.
+    race_error_ = nullptr;
+    race_run_ended_ = false;
+    race_pending_ = 1;
+    initiate_run(exec_->impl, std::move(p), run_handler(race_run_done{shared_from_this()}), &ticket_);
+    if (is_unset(ticket_)) return;  // refused by the job: its handler ends the attempt, no timer
+    // The timer exists for the whole op once a timeout or a delay is needed. It runs on the
+    // job's strand (API.md: the timeout is handled there, so a body that never yields delays it,
+    // and the timeout's cancel_run is ordered with the body's own steps).
+    if (!timer_) timer_.emplace(strand_of(*exec_->impl));
+    try {
+      timer_->expires_after(cfg().timeout);
+      timer_->async_wait(race_timer_done{shared_from_this()});
+      ++race_pending_;
+    } catch (...) {
+      // (std::bad_alloc) The run is launched and its handler alone ends the attempt: this one
+      // attempt goes without its timeout rather than completing twice.
+    }
   }
 
   void on_run_done(std::exception_ptr e) {
@@ -461,7 +520,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       std::lock_guard lk(mu_);
       took = steady_clock::now() - attempt_started_;
       phase_ = phase::idle;
-      stopped = stop_requested_;
+      stopped = stopped_locked();
       refused = refused_;
     }
     if (refused) return complete(std::move(e));  // the job refused the first run: a refused start
@@ -494,12 +553,14 @@ class start_op : public std::enable_shared_from_this<start_op> {
     if (delay <= nanoseconds::zero()) return attempt();
 
     std::unique_lock lk(mu_);
-    if (stop_requested_) {
+    if (stopped_locked()) {
       lk.unlock();
       return finish(canceled_error(), start_end::canceled);
     }
     try {
-      make_timer();
+      // A stop marked after this check takes mu_ in request_stop() after us and cancels the
+      // timer armed here.
+      if (!timer_) timer_.emplace(strand_of(*exec_->impl));
       timer_->expires_after(delay);
       timer_->async_wait(delay_done{shared_from_this()});
       phase_ = phase::delay;
@@ -556,8 +617,10 @@ class start_op : public std::enable_shared_from_this<start_op> {
     call c{std::move(handler_), std::move(work_), std::tuple<std::exception_ptr>(std::move(e))};
     if (initiating_.load(std::memory_order_relaxed)) {
       // Still inside async_start (a failure to launch the first attempt): never complete inside
-      // the initiating call.
-      asio::post(exec_->job.get_executor(), std::move(c));
+      // the initiating call. Posted through the system executor, from which it is dispatched to
+      // the handler's own executor: the job's execution context may be the very thing that has
+      // shut down (a handler posted there would be dropped, its work count never released).
+      asio::post(asio::system_executor(), std::move(c));
     } else {
       // From the completion of one of our own operations: dispatch, as Asio's composed
       // operations do at their end (inline when already on the handler's executor).
@@ -574,7 +637,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // Touched by one step at a time (Asio orders the steps).
   unsigned attempt_no_ = 0;
   steady_clock::time_point attempt_started_{};
-  bool timed_out_ = false;  // written by the timer branch, read after the group completed
+  bool timed_out_ = false;  // written by the timer's completion (under mu_), read after the race
   bool refused_ = false;
   bool completed_ = false;
 
@@ -582,9 +645,14 @@ class start_op : public std::enable_shared_from_this<start_op> {
   std::mutex mu_;
   phase phase_ = phase::idle;
   bool stop_requested_ = false;
+  bool stop_acted_ = false;               // request_stop() has run
+  std::atomic<bool> stop_marked_{false};  // mark_stopped(), under the executor's mutex
   run_ticket ticket_;
   std::optional<asio::steady_timer> timer_;
-  asio::any_io_executor race_ex_;  // the timer's strand; set with timer_
+  // The race of a run against its timeout: completions still to come, and the run's result.
+  unsigned race_pending_ = 0;
+  bool race_run_ended_ = false;
+  std::exception_ptr race_error_;
 };
 
 void start_cancellation::operator()(asio::cancellation_type_t type) const {
@@ -599,12 +667,13 @@ void start_cancellation::operator()(asio::cancellation_type_t type) const {
 // ---- the internal interface ------------------------------------------------------------------
 
 std::shared_ptr<executor_state> make_executor(jobs::job j, executor_config config) {
+  // A moved-from job handle has no job: refuse it here rather than crash on first use.
+  if (!job_access::impl(j)) throw std::invalid_argument("jobs::executor: the job handle is empty (moved from)");
   return std::make_shared<executor_state>(std::move(j), std::move(config));
 }
 
 void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h) {
-  const asio::any_io_executor job_ex = s->job.get_executor();
-  auto work = tracked(asio::get_associated_executor(h, job_ex));
+  auto work = tracked(asio::get_associated_executor(h, s->job.get_executor()));
   const asio::cancellation_slot slot = asio::get_associated_cancellation_slot(h);
 
   std::exception_ptr refusal;
@@ -637,7 +706,7 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
     JOBS_EXEC_LOG(debug, s->job.id()) << "job " << s->job.id() << " start refused: " << describe(refusal);
     // Refused: nothing changed; the refusal goes through the handler like any other outcome,
     // never inside this call.
-    asio::post(job_ex,
+    asio::post(s->job.get_executor(),
                completion_call<start_handler, std::exception_ptr>{
                    std::move(h), std::move(work), std::tuple<std::exception_ptr>(std::move(refusal))});
     return;
@@ -647,17 +716,28 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
 
 void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
   auto ex = tracked(asio::get_associated_executor(h, s->job.get_executor()));
-  if (auto op = s->current_op()) op->request_stop(false);
-  s->job.cancel();
   stop_wait w{std::move(h), std::move(ex)};
+  std::shared_ptr<start_op> op;
   {
+    // One critical section decides what this stop stops and what it waits for, so that a start
+    // admitted concurrently is either stopped and waited for (admitted before) or neither
+    // (after). The start in progress is marked stopped before the job's run is cancelled, so its
+    // attempt cannot end as a failure and retry; the job's run is cancelled under the mutex, so
+    // a start admitted after this section never has its run cancelled by this stop. Lock order:
+    // executor mutex → job mutex (cancel and async_wait only queue or post work).
     std::lock_guard lk(s->mu);
-    if (s->in_progress) {
+    op = s->current.lock();
+    if (op) op->mark_stopped();
+    s->job.cancel();
+    if (s->in_progress)
       s->stop_waiters.push_back(std::move(w));
-      return;
-    }
+    else
+      initiate_wait(s->impl, wait_handler(std::move(w)));
   }
-  initiate_wait(s->impl, wait_handler(std::move(w)));
+  // Cuts a retry delay short and cancels the op's own run: one its attempt launched after the
+  // job.cancel() above (the op's mutex is never taken under the executor's, so the attempt may
+  // have been between its stop check and its launch then).
+  if (op) op->request_stop(true);
 }
 
 // ---- options ----------------------------------------------------------------------------------
@@ -731,15 +811,36 @@ void executor::stop(bool wait) {
     throw std::logic_error(
         "jobs::executor::stop(true) called from the job's own strand or from a callback of a start "
         "(on_complete, on_retry, retry_if): it would deadlock; use async_stop");
-  if (auto op = s.current_op()) op->request_stop(false);
-  // The job's current run, whoever started it.
-  s.job.cancel();
-  if (!wait) return;
-  {
-    std::unique_lock lk(s.mu);
-    s.cv.wait(lk, [&] { return !s.in_progress; });
+  if (!wait) {
+    // As async_stop, without waiting (see detail::initiate_stop).
+    std::shared_ptr<detail::start_op> op;
+    {
+      std::lock_guard lk(s.mu);
+      op = s.current.lock();
+      if (op) op->mark_stopped();
+      s.job.cancel();  // the job's current run, whoever started it
+    }
+    if (op) op->request_stop(true);
+    return;
   }
-  s.job.wait();
+  // async_stop, its completion on the system executor (the job's executor may have no thread
+  // left to run it but this one's caller): waits for exactly what the stop stopped.
+  {
+    // Nothing to stop: returns at once, without the job's execution context (which may be gone).
+    std::lock_guard lk(s.mu);
+    if (!s.in_progress && !s.job.is_executing()) return;
+  }
+  // A handler dropped with a destroyed execution context destroys the promise: get() then
+  // throws broken_promise, and stop(true) returns (there is nothing left to wait for).
+  auto done = std::make_shared<std::promise<void>>();
+  auto f = done->get_future();
+  detail::initiate_stop(state_, detail::stop_handler(asio::bind_executor(
+                                    asio::system_executor(), [done] { done->set_value(); })));
+  done.reset();
+  try {
+    f.get();
+  } catch (const std::future_error&) {
+  }
 }
 
 executor_stats executor::stats() const {

@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <tuple>
 #include <typeinfo>
@@ -148,6 +149,10 @@ asio::any_completion_executor completion_executor(const asio::any_io_executor& e
 }
 
 asio::any_completion_executor tracked(asio::any_completion_executor ex) {
+  // Asio 1.81 converts a handler's default executor (any_io_executor) to any_completion_executor
+  // with a nothrow allocation: out of memory, the result is an empty executor whose prefer()
+  // dereferences null. Report the allocation failure instead.
+  if (!ex) throw std::bad_alloc();
   return asio::prefer(std::move(ex), asio::execution::outstanding_work.tracked);
 }
 
@@ -452,12 +457,27 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
     throw;
   }
   if (ticket) *ticket = rs;
+  // The run has started: from here on nothing may throw out of start(). Out of memory, a
+  // watcher that cannot be handed its snapshot waits for the next change (changed_locked
+  // leaves it queued), or is dropped if its post fails (its handler destroyed, as Asio drops
+  // the handler of a post that fails).
   watch_batch batch;
-  changed_locked(batch);
+  try {
+    changed_locked(batch);
+  } catch (...) {
+  }
   lk.unlock();
-  deliver(batch);
+  try {
+    deliver(batch);
+  } catch (...) {
+  }
 
-  JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " started (run " << rs->generation << ")";
+  // The run has started: a record that cannot be logged (bad_alloc) must not make run() report
+  // a failure, or throw out of async_run after its handler was taken.
+  try {
+    JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " started (run " << rs->generation << ")";
+  } catch (...) {
+  }
   return true;
 }
 
@@ -714,9 +734,14 @@ void job_impl::changed_locked(watch_batch& out) {
   if (watches.empty()) return;  // the common case costs one branch
   jobs::stats snap;
   fill_locked(snap);
+  // Everything that can throw (bad_alloc) comes before a watcher is moved out of `watches`: a
+  // failure leaves it queued and intact, never moved-from (an empty handler and executor there
+  // would crash the next delivery).
+  out.reserve(out.size() + watches.size());
   for (auto it = watches.begin(); it != watches.end();) {
     if (it->after < version) {
-      out.push_back(ready_watch{std::move(*it), snap});
+      jobs::stats copy = snap;
+      out.push_back(ready_watch{std::move(*it), std::move(copy)});
       it = watches.erase(it);
     } else {
       ++it;
@@ -816,6 +841,12 @@ void initiate_watch(const std::shared_ptr<job_impl>& j, std::uint64_t last_versi
 bool cancel_run(const run_ticket& t, cancel_reason why) {
   auto rs = t.lock();
   return rs && rs->job->cancel_run(rs, why);
+}
+
+asio::any_io_executor strand_of(const job_impl& j) {
+  std::lock_guard lk(j.mu);
+  j.check_attached_locked();
+  return j.strand_ex;
 }
 
 bool on_job_strand(const job_impl& j) noexcept {

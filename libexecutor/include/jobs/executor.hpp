@@ -138,7 +138,8 @@ detail::backoff_option with_backoff(std::chrono::duration<Rep1, Period1> initial
                               std::chrono::duration<long double, std::nano>(max_delay).count(), jitter);
 }
 
-/// A timeout per attempt (<= 0: ignored). A timeout is cooperative, like a Go context deadline:
+/// A timeout per attempt (<= 0: ignored; huge values saturate, NaN throws std::invalid_argument).
+/// The timer is handled on the job's strand. A timeout is cooperative, like a Go context deadline:
 /// it cancels the run with reason errc::timeout and the next attempt starts only once the run
 /// has ended (a body that never yields delays it). A timed-out attempt is a failed attempt.
 template <class Rep, class Period>
@@ -224,8 +225,10 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const
 /// \par Start, in order
 /// A start in progress, or a run of the job pending (also one started with `job.run()`) →
 /// errc::still_pending; once() and a successful start before → errc::once; inside the cooldown
-/// window → errc::cooldown ("job is still in cooldown, <time> left"). A refused start changes
-/// nothing. Then up to `attempts` attempts; the start ends with the first success, the last
+/// window → errc::cooldown ("job is still in cooldown, <time> left"). A first attempt that cannot
+/// even be launched (the job's execution context has shut down: std::logic_error; out of memory:
+/// std::bad_alloc) also makes the start a refused one, completing with that error. A refused
+/// start changes nothing (no stats, no cooldown, no on_complete). Then up to `attempts` attempts; the start ends with the first success, the last
 /// attempt's failure (the body's own exception object, rethrown as is), or errc::canceled once
 /// stop() or the caller's cancellation arrives. Attempts never overlap: the next one starts only
 /// once the previous run has ended. If the job is started on its own (job.run()) during a retry
@@ -241,6 +244,7 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const
 /// Every member may be called from any thread at any time.
 class executor {
  public:
+  /// Throws std::invalid_argument for a moved-from job handle.
   template <class... Options>
   explicit executor(job j, Options&&... options)
       : state_(detail::make_executor(std::move(j), make_config(std::forward<Options>(options)...))) {}
@@ -275,7 +279,9 @@ class executor {
   /// on_retry or retry_if). Never call stop(true) on a thread the job's executor needs.
   void stop(bool wait = false);
 
-  /// Like stop(false), then completes once no run is pending and no start is in progress.
+  /// Like stop(false), then completes once the start in progress (if any) and the job's run
+  /// pending at the call have ended. A start admitted after the call is neither stopped nor
+  /// waited for; one admitted before it is both.
   /// \par Handler signature  void()
   /// \par Per-operation cancellation  not supported.
   template <class Token = asio::deferred_t>

@@ -27,6 +27,10 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
 /// body's slot fires. False if that run has ended or is already canceling.
 bool cancel_run(const run_ticket& t, cancel_reason why);
 
+/// The job's strand (where its body runs), for timers that must be handled there. Throws
+/// std::logic_error once the job's execution context has shut down.
+asio::any_io_executor strand_of(const job_impl& j);
+
 /// True if the calling thread is running the job's strand (its body, or a callback on it).
 bool on_job_strand(const job_impl& j) noexcept;
 
