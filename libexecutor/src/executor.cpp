@@ -573,6 +573,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
   void record(attempt_entry a, bool failed) {
     std::lock_guard lk(exec_->mu);
     if (failed) ++exec_->retries;
+    // Bounded: with_retry(INT_MAX, 0) must not grow the history until the start is stopped.
+    if (exec_->attempts.size() == executor_stats::kept_attempts) exec_->attempts.erase(exec_->attempts.begin());
     exec_->attempts.push_back(std::move(a));
   }
 

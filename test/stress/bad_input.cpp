@@ -76,8 +76,15 @@ void endless_retries_end_on_stop(std::chrono::duration<Rep, Period> delay) {
   jobs::executor exec(j, jobs::with_retry(INT_MAX, delay));
   auto f = exec.async_start(asio::use_future);
   const auto deadline = steady_clock::now() + hang_limit;
-  while (p->calls < 50 && steady_clock::now() < deadline) std::this_thread::yield();
-  BOOST_TEST(p->calls >= 50);
+  // More attempts than the executor keeps records of.
+  const int many = static_cast<int>(jobs::executor_stats::kept_attempts) * 3;
+  while (p->calls < many && steady_clock::now() < deadline) std::this_thread::yield();
+  BOOST_TEST(p->calls >= many);
+  {
+    const auto s = exec.stats();
+    BOOST_TEST(s.attempts.size() <= jobs::executor_stats::kept_attempts);  // bounded history
+    BOOST_TEST(s.retries >= static_cast<unsigned>(many) - 1);              // every failure counted
+  }
   const auto t0 = steady_clock::now();
   exec.stop();
   const bool ended = f.wait_for(10s) == std::future_status::ready;

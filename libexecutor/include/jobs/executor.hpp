@@ -205,7 +205,11 @@ struct attempt_stats {
 struct executor_stats {
   unsigned retries = 0;                  ///< failed attempts in the last start (timeouts included)
   std::chrono::nanoseconds cooldown{0};  ///< time left in the cooldown window, 0 if none
-  std::vector<attempt_stats> attempts;   ///< each attempt of the last admitted start so far
+  /// The attempts of the last admitted start so far, oldest first: the last
+  /// `executor_stats::kept_attempts` of them (`retries` still counts every failed one), so that
+  /// a start with many attempts keeps bounded memory.
+  std::vector<attempt_stats> attempts;
+  static constexpr std::size_t kept_attempts = 64;
   std::uint64_t starts = 0;              ///< admitted starts (refused ones are not counted)
   std::uint64_t successes = 0;           ///< starts that ended with a successful attempt
   std::uint64_t failures = 0;            ///< starts that ended with a failure
