@@ -824,18 +824,27 @@ std::shared_ptr<job_impl> make_job(asio::any_io_executor ex, std::string id, bod
   return std::make_shared<job_impl>(std::move(ex), std::move(id), std::move(fn), std::move(config));
 }
 
+// The job of a handle, which must not have been moved from: a moved-from handle holds no job,
+// and using it is a clear error rather than a null dereference.
+namespace {
+job_impl& checked(const std::shared_ptr<job_impl>& j) {
+  if (!j) throw std::logic_error("jobs::job: the handle was moved from (it holds no job)");
+  return *j;
+}
+}  // namespace
+
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h) {
-  j->start(std::move(params), std::move(h), nullptr);
+  checked(j).start(std::move(params), std::move(h), nullptr);
 }
 
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket) {
-  j->start(std::move(params), std::move(h), ticket);
+  checked(j).start(std::move(params), std::move(h), ticket);
 }
 
-void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) { j->async_wait(std::move(h)); }
+void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) { checked(j).async_wait(std::move(h)); }
 
 void initiate_watch(const std::shared_ptr<job_impl>& j, std::uint64_t last_version, watch_handler h) {
-  j->async_watch(last_version, std::move(h));
+  checked(j).async_watch(last_version, std::move(h));
 }
 
 bool cancel_run(const run_ticket& t, cancel_reason why) {
@@ -875,48 +884,59 @@ body wrap(std::function<asio::awaitable<void>()> fn) {
   return [fn = std::move(fn)](context&) { return fn(); };
 }
 
-bool job::run(std::any params) { return impl_->start(std::move(params), nullptr, nullptr); }
-void job::wait() { impl_->wait(); }
-bool job::cancel() { return impl_->cancel_current(detail::cancel_reason::canceled); }
-asio::any_io_executor job::get_executor() const noexcept { return impl_->ex; }
+// Every member but the two noexcept ones throws std::logic_error on a moved-from handle.
+bool job::run(std::any params) { return detail::checked(impl_).start(std::move(params), nullptr, nullptr); }
+void job::wait() { detail::checked(impl_).wait(); }
+bool job::cancel() { return detail::checked(impl_).cancel_current(detail::cancel_reason::canceled); }
+asio::any_io_executor job::get_executor() const noexcept { return impl_ ? impl_->ex : asio::any_io_executor(); }
 
 jobs::state job::state() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->st;
+  auto& j = detail::checked(impl_);
+  std::lock_guard lk(j.mu);
+  return j.st;
 }
 bool job::is_state(jobs::state s) const { return state() == s; }
 bool job::is_done() const { return jobs::is_done(state()); }
 bool job::is_executing() const { return is_pending(state()); }
 
-const std::string& job::id() const noexcept { return impl_->id; }
-jobs::labels job::labels() const { return impl_->labels; }
+const std::string& job::id() const noexcept {
+  static const std::string none;  // a moved-from handle's
+  return impl_ ? impl_->id : none;
+}
+jobs::labels job::labels() const { return detail::checked(impl_).labels; }
 std::any job::result() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->result;
+  auto& j = detail::checked(impl_);
+  std::lock_guard lk(j.mu);
+  return j.result;
 }
 std::exception_ptr job::error() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->error;
+  auto& j = detail::checked(impl_);
+  std::lock_guard lk(j.mu);
+  return j.error;
 }
 double job::progress() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->progress;
+  auto& j = detail::checked(impl_);
+  std::lock_guard lk(j.mu);
+  return j.progress;
 }
-std::chrono::system_clock::time_point job::created_at() const { return impl_->created; }
+std::chrono::system_clock::time_point job::created_at() const { return detail::checked(impl_).created; }
 std::chrono::system_clock::time_point job::started_at() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->started;
+  auto& j = detail::checked(impl_);
+  std::lock_guard lk(j.mu);
+  return j.started;
 }
 std::chrono::system_clock::time_point job::ended_at() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->ended;
+  auto& j = detail::checked(impl_);
+  std::lock_guard lk(j.mu);
+  return j.ended;
 }
 std::chrono::nanoseconds job::execution_time() const {
-  std::lock_guard lk(impl_->mu);
-  if (is_pending(impl_->st)) return std::chrono::steady_clock::now() - impl_->started_steady;
-  return impl_->last_execution;
+  auto& j = detail::checked(impl_);
+  std::lock_guard lk(j.mu);
+  if (is_pending(j.st)) return std::chrono::steady_clock::now() - j.started_steady;
+  return j.last_execution;
 }
-jobs::stats job::stats() const { return impl_->snapshot(); }
+jobs::stats job::stats() const { return detail::checked(impl_).snapshot(); }
 
 // ---- context ---------------------------------------------------------------------------------
 

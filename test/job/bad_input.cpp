@@ -212,4 +212,40 @@ BOOST_AUTO_TEST_CASE(an_empty_result_can_be_set) {
   BOOST_TEST(!j.result().has_value());
 }
 
+// A moved-from handle holds no job: every member throws std::logic_error naming the problem
+// (the two noexcept ones give an empty id and a null executor), and the job the handle moved to
+// is untouched.
+BOOST_AUTO_TEST_CASE(a_moved_from_handle_is_a_clear_error) {
+  asio::io_context io;
+  jobs::job j(io, "moved", [](jobs::context&) -> asio::awaitable<void> { co_return; });
+  jobs::job k = std::move(j);
+  auto is_moved_from = [](const std::logic_error& e) {
+    return std::string(e.what()).find("moved from") != std::string::npos;
+  };
+  BOOST_CHECK_EXCEPTION(j.run(), std::logic_error, is_moved_from);  // NOLINT(bugprone-use-after-move)
+  BOOST_CHECK_EXCEPTION(j.cancel(), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.wait(), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.state(), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.stats(), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.progress(), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.result(), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.execution_time(), std::logic_error, is_moved_from);
+  bool called = false;
+  BOOST_CHECK_EXCEPTION(j.async_run([&](std::exception_ptr) { called = true; }), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.async_wait([&](boost::system::error_code) { called = true; }), std::logic_error,
+                        is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.async_watch(0, [&](boost::system::error_code, jobs::stats) { called = true; }),
+                        std::logic_error, is_moved_from);
+  BOOST_TEST(j.id().empty());
+  BOOST_TEST(!j.get_executor());
+  io.run();
+  BOOST_TEST(!called);
+  // The job itself lives on in `k`.
+  BOOST_TEST(k.id() == "moved");
+  BOOST_TEST(k.run());
+  io.restart();
+  io.run();
+  BOOST_TEST(k.is_state(jobs::state::succeeded));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
