@@ -19,8 +19,10 @@
 // previous one, so Asio orders them); only stop() and the caller's cancellation reach it from
 // elsewhere, through `start_op::mu`. Lock order: op mutex → executor mutex → job mutex (the op
 // mutex is never taken under the executor's). stop() decides what it stops under the executor's
-// mutex, cancelling the job's run there: the job's "cancel requested" log record is emitted under
-// it, so a log sink must not call into the executor. No other user code runs under any mutex.
+// mutex, cancelling the job's run there. Log records are emitted under these mutexes (the
+// job's "started" and "cancel requested"), and an attempt's params are copied under the op's:
+// a log sink, or a params type's copy constructor, must not call into the executor (README,
+// Logging). No callback of the user's (on_complete, on_retry, retry_if, handlers) runs under any.
 #include <jobs/detail/job_access.hpp>
 #include <jobs/executor.hpp>
 
@@ -264,8 +266,16 @@ class executor_state {
       // no later start can be admitted in between, so they wait for the run pending now (one the
       // stop cancelled), never for a later start's run that no stop has cancelled. Executor
       // mutex → job mutex is the lock order; async_wait only queues or posts.
-      for (auto& w : stop_waiters) initiate_wait(impl, wait_handler(std::move(w)));
-      stop_waiters.clear();
+      std::vector<stop_wait> waiters;
+      waiters.swap(stop_waiters);  // none is left behind moved-from, whatever throws below
+      for (auto& w : waiters) {
+        try {
+          initiate_wait(impl, wait_handler(std::move(w)));
+        } catch (...) {
+          // (std::bad_alloc) This waiter is destroyed unrun, as a handler Asio cannot queue is;
+          // the others, and the start's own completion, still go on.
+        }
+      }
     }
     cv.notify_all();
   }
@@ -349,10 +359,10 @@ class start_op : public std::enable_shared_from_this<start_op> {
       if (phase_ == phase::done || stop_acted_) return;
       stop_acted_ = true;
       stop_requested_ = true;
-      // The timer is touched only under mu_ (here, and where the delay is armed), so cancel()
-      // never races with its own async_wait. The race's use of the timer cannot overlap: in
-      // phase::running we cancel the run, never the timer.
-      if (phase_ == phase::delay) timer_->cancel();
+      // The delay timer is touched only under mu_ (here, and where the delay is armed), so
+      // cancel() never races with its own async_wait. In phase::running we cancel the run; the
+      // timeout timer is the race's, also touched only under mu_.
+      if (phase_ == phase::delay) delay_timer_->cancel();
       if (phase_ == phase::running) t = ticket_;
     }
     if (cancel_own_run && !is_unset(t)) cancel_run(t, cancel_reason::canceled);
@@ -392,11 +402,14 @@ class start_op : public std::enable_shared_from_this<start_op> {
         std::lock_guard lk(op->mu_);
         // The timer fired while the run is still on: the reason is recorded on *this* run (the
         // ticket is per run, so a late timer can never cancel a later run). Lock order op → job
-        // is the allowed one; cancel_run runs no user code.
+        // is the allowed one; cancel_run runs no callback (only the job's log record).
         if (!ec && !op->race_run_ended_) op->timed_out_ = cancel_run(op->ticket_, cancel_reason::timeout);
         last = --op->race_pending_ == 0;
       }
-      if (last) op->end_race();
+      // This runs on the job's strand. The start's own steps (on_retry, retry_if, on_complete,
+      // the caller's handler) must not: leave it for the job's executor, where a start without
+      // a timeout ends too.
+      if (last) asio::post(op->exec_->job.get_executor(), [op = op] { op->end_race(); });
     }
   };
   void end_race() {
@@ -494,15 +507,17 @@ class start_op : public std::enable_shared_from_this<start_op> {
     // completion or from the launching thread itself (a use-after-free found by test/fuzz and
     // test/stress). Here the two completions meet under mu_: the run is cancelled through its
     // ticket (thread-safe), and the timer is touched only under mu_.
+    // The timer exists for the whole op once made. It runs on the job's strand (API.md: the
+    // timeout is handled there, so a body that never yields delays it, and the timeout's
+    // cancel_run is ordered with the body's own steps). Made before the run is launched: if
+    // making it throws (the context has shut down, std::bad_alloc), nothing has started and
+    // the attempt fails to launch cleanly.
+    if (!timer_) timer_.emplace(strand_of(*exec_->impl));
     race_error_ = nullptr;
     race_run_ended_ = false;
     race_pending_ = 1;
     initiate_run(exec_->impl, std::move(p), run_handler(race_run_done{shared_from_this()}), &ticket_);
     if (is_unset(ticket_)) return;  // refused by the job: its handler ends the attempt, no timer
-    // The timer exists for the whole op once a timeout or a delay is needed. It runs on the
-    // job's strand (API.md: the timeout is handled there, so a body that never yields delays it,
-    // and the timeout's cancel_run is ordered with the body's own steps).
-    if (!timer_) timer_.emplace(strand_of(*exec_->impl));
     try {
       timer_->expires_after(cfg().timeout);
       timer_->async_wait(race_timer_done{shared_from_this()});
@@ -560,9 +575,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
     try {
       // A stop marked after this check takes mu_ in request_stop() after us and cancels the
       // timer armed here.
-      if (!timer_) timer_.emplace(strand_of(*exec_->impl));
-      timer_->expires_after(delay);
-      timer_->async_wait(delay_done{shared_from_this()});
+      // On the job's executor, not its strand: a run started by hand on the job must not hold
+      // up stop() cutting the delay short, nor the next attempt.
+      if (!delay_timer_) delay_timer_.emplace(exec_->job.get_executor());
+      delay_timer_->expires_after(delay);
+      delay_timer_->async_wait(delay_done{shared_from_this()});
       phase_ = phase::delay;
     } catch (...) {
       lk.unlock();
@@ -650,7 +667,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
   bool stop_acted_ = false;               // request_stop() has run
   std::atomic<bool> stop_marked_{false};  // mark_stopped(), under the executor's mutex
   run_ticket ticket_;
-  std::optional<asio::steady_timer> timer_;
+  std::optional<asio::steady_timer> timer_;        // the timeout, on the job's strand
+  std::optional<asio::steady_timer> delay_timer_;  // the retry delay, on the job's executor
   // The race of a run against its timeout: completions still to come, and the run's result.
   unsigned race_pending_ = 0;
   bool race_run_ended_ = false;

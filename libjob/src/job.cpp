@@ -681,19 +681,24 @@ void job_impl::cancel_wait(std::uint64_t key) {
 jobs::logger& job_impl::lifecycle_logger() noexcept { return user_logger ? *user_logger : library_logger(); }
 
 jobs::logger& job_impl::context_logger() noexcept {
-  // Made on first use (most bodies never log). context::logger() is noexcept, so a failure to
-  // make it (std::bad_alloc) must not escape: the body then logs through the lifecycle logger,
-  // which exists already (see the constructor) and only lacks the "Job" attribute. call_once
-  // leaves its flag unset when the callable throws, so a later call tries again.
-  try {
-    std::call_once(logger_once_, [this] {
+  // Made on first use (most bodies never log), then read without a lock. Not std::call_once:
+  // libstdc++'s call_once on pthread_once never returns again after its callable has thrown
+  // once (GCC PR 66146). context::logger() is noexcept, so a failure to make the logger
+  // (std::bad_alloc) must not escape either: the body then logs through the lifecycle logger,
+  // which exists already (see the constructor) but lacks the "Job" attribute; a later call
+  // tries again.
+  if (jobs::logger* lg = context_logger_ptr_.load(std::memory_order_acquire)) return *lg;
+  std::lock_guard lk(mu);  // never held by a caller of this: bodies call it, the library does not
+  if (!context_logger_) {
+    try {
       auto lg = user_logger ? std::make_unique<jobs::logger>(*user_logger)
                             : std::make_unique<jobs::logger>(boost::log::keywords::channel = "jobs");
       lg->add_attribute("Job", boost::log::attributes::constant<std::string>(id));
       context_logger_ = std::move(lg);
-    });
-  } catch (...) {
-    return lifecycle_logger();
+      context_logger_ptr_.store(context_logger_.get(), std::memory_order_release);
+    } catch (...) {
+      return lifecycle_logger();
+    }
   }
   return *context_logger_;
 }

@@ -147,8 +147,8 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   bool registered_ = false;                      // guarded by the registry's mutex
   void emit_cancellation(std::shared_ptr<run_state> rs);
 
-  std::once_flag logger_once_;
-  std::unique_ptr<jobs::logger> context_logger_;  // made by the first context_logger()
+  std::unique_ptr<jobs::logger> context_logger_;            // made under mu by context_logger()
+  std::atomic<jobs::logger*> context_logger_ptr_{nullptr};  // context_logger_, once made
 };
 
 }  // namespace jobs::detail

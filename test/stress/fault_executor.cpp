@@ -3,6 +3,8 @@
 // body that ignores cancellation.
 #include "../executor/helpers.hpp"
 
+#include <jobs/detail/job_access.hpp>
+
 #include <boost/asio/thread_pool.hpp>
 #include <boost/log/core/core.hpp>
 #include <boost/log/sinks/basic_sink_backend.hpp>
@@ -84,6 +86,42 @@ BOOST_AUTO_TEST_CASE(timeout_timer_runs_on_the_jobs_strand) {
   BOOST_TEST(exec.stats().attempts.size() == 1u);
   BOOST_TEST(exec.stats().attempts.at(0).outcome == jobs::attempt_outcome::timed_out);
   pool.join();
+}
+
+// The timeout timer is on the job's strand, but the start does not end there: its handler
+// (and on_complete) run on the job's executor like those of a start without a timeout, so a
+// blocking wait() in the handler (the run has ended) returns instead of throwing "called on
+// the job's strand". Both ways the race can end: the run first (the timer is cancelled and
+// completes last, on the strand), and the timer first.
+BOOST_AUTO_TEST_CASE(a_timed_start_does_not_end_on_the_jobs_strand) {
+  for (const bool timer_first : {false, true}) {
+    asio::io_context io;
+    jobs::job j(io, "timed-end", [timer_first](jobs::context& ctx) -> asio::awaitable<void> {
+      if (!timer_first) co_return;
+      asio::steady_timer t(ctx.get_executor(), 1h);
+      auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      (void)ec;  // returns normally after the timeout: succeeded (a timeout is cooperative)
+    });
+    bool on_strand_in_callback = true, on_strand_in_handler = true, waited = false, called = false;
+    jobs::executor exec(j, jobs::with_timeout(timer_first ? 10ms : 1h),
+                        jobs::on_complete([&](const jobs::job& jj) {
+                          on_strand_in_callback = jobs::detail::on_job_strand(*jobs::detail::job_access::impl(jj));
+                        }));
+    exec.async_start([&](std::exception_ptr) {
+      called = true;
+      on_strand_in_handler = jobs::detail::on_job_strand(*jobs::detail::job_access::impl(j));
+      try {
+        j.wait();
+        waited = true;
+      } catch (const std::logic_error&) {
+      }
+    });
+    io.run_for(hang_limit);
+    BOOST_TEST_REQUIRE(called, "timer_first=" << timer_first);
+    BOOST_TEST(!on_strand_in_callback, "timer_first=" << timer_first);
+    BOOST_TEST(!on_strand_in_handler, "timer_first=" << timer_first);
+    BOOST_TEST(waited, "timer_first=" << timer_first);
+  }
 }
 
 // (c) A first attempt that cannot launch (the job's execution context has shut down): no user
