@@ -47,12 +47,12 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <new>
 #include <optional>
 #include <ostream>
-#include <future>
 #include <random>
 #include <stdexcept>
 #include <tuple>
@@ -231,7 +231,6 @@ class executor_state {
   std::uint64_t starts = 0, successes = 0, failures = 0, cancellations = 0;
   std::vector<stop_wait> stop_waiters;
   std::mt19937_64 rng;  // jitter
-
 
   // The delay before the attempt after `failed` failed attempts.
   nanoseconds next_delay(unsigned failed) {
@@ -591,7 +590,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
     std::lock_guard lk(exec_->mu);
     if (failed) ++exec_->retries;
     // Bounded: with_retry(INT_MAX, 0) must not grow the history until the start is stopped.
-    if (exec_->attempts.size() == executor_stats::kept_attempts) exec_->attempts.erase(exec_->attempts.begin());
+    if (exec_->attempts.size() == executor_stats::kept_attempts)
+      exec_->attempts.erase(exec_->attempts.begin());
     exec_->attempts.push_back(std::move(a));
   }
 
@@ -688,7 +688,8 @@ void start_cancellation::operator()(asio::cancellation_type_t type) const {
 
 std::shared_ptr<executor_state> make_executor(jobs::job j, executor_config config) {
   // A moved-from job handle has no job: refuse it here rather than crash on first use.
-  if (!job_access::impl(j)) throw std::invalid_argument("jobs::executor: the job handle is empty (moved from)");
+  if (!job_access::impl(j))
+    throw std::invalid_argument("jobs::executor: the job handle is empty (moved from)");
   return std::make_shared<executor_state>(std::move(j), std::move(config));
 }
 
@@ -854,8 +855,8 @@ void executor::stop(bool wait) {
   // throws broken_promise, and stop(true) returns (there is nothing left to wait for).
   auto done = std::make_shared<std::promise<void>>();
   auto f = done->get_future();
-  detail::initiate_stop(state_, detail::stop_handler(asio::bind_executor(
-                                    asio::system_executor(), [done] { done->set_value(); })));
+  detail::initiate_stop(state_, detail::stop_handler(asio::bind_executor(asio::system_executor(),
+                                                                         [done] { done->set_value(); })));
   done.reset();
   try {
     f.get();

@@ -846,7 +846,9 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
   checked(j).start(std::move(params), std::move(h), ticket);
 }
 
-void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) { checked(j).async_wait(std::move(h)); }
+void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) {
+  checked(j).async_wait(std::move(h));
+}
 
 void initiate_watch(const std::shared_ptr<job_impl>& j, std::uint64_t last_version, watch_handler h) {
   checked(j).async_watch(last_version, std::move(h));
@@ -893,7 +895,9 @@ body wrap(std::function<asio::awaitable<void>()> fn) {
 bool job::run(std::any params) { return detail::checked(impl_).start(std::move(params), nullptr, nullptr); }
 void job::wait() { detail::checked(impl_).wait(); }
 bool job::cancel() { return detail::checked(impl_).cancel_current(detail::cancel_reason::canceled); }
-asio::any_io_executor job::get_executor() const noexcept { return impl_ ? impl_->ex : asio::any_io_executor(); }
+asio::any_io_executor job::get_executor() const noexcept {
+  return impl_ ? impl_->ex : asio::any_io_executor();
+}
 
 jobs::state job::state() const {
   auto& j = detail::checked(impl_);

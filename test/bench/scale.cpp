@@ -9,12 +9,12 @@
 //    is dropped at once, the run keeps its job alive) against the same number of bare
 //    co_spawned coroutines (each on its own strand, with a completion handler, same body).
 //    On the pool both threads are held until every launch is queued, so that all N are
-//    pending at once there too. Each variant runs in a fresh child process (this program re-executed with --child), so
-//    that its peak RSS (VmHWM) is its own. Reported: wall time from the first launch to the
-//    last completion, peak RSS minus RSS before the launches, bytes per run, and the ratios
-//    job/bare against the goals (<= 1.5x wall, <= 1.3x memory); also the process's CPU time
-//    (user + system), which a loaded machine disturbs less than wall time. The ratios are
-//    reported, not enforced (they are the performance work's target).
+//    pending at once there too. Each variant runs in a fresh child process (this program re-executed with
+//    --child), so that its peak RSS (VmHWM) is its own. Reported: wall time from the first launch to the last
+//    completion, peak RSS minus RSS before the launches, bytes per run, and the ratios job/bare against the
+//    goals (<= 1.5x wall, <= 1.3x memory); also the process's CPU time (user + system), which a loaded
+//    machine disturbs less than wall time. The ratios are reported, not enforced (they are the performance
+//    work's target).
 // 2. S sequential starts of one executor with_timeout(1s), with_retry(2, 0ms), whose body fails
 //    the first attempt of every start and succeeds the second. RSS is sampled after S/100
 //    starts and every S/10 after; growth after the first sample must stay under 1 MiB, else
@@ -115,7 +115,9 @@ struct result {
 double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
@@ -236,10 +238,11 @@ int sequential_starts(std::size_t s) {
   const double wall = std::chrono::duration<double>(clk::now() - t0).count();
 
   const auto st = ex.stats();
-  std::printf("\n%zu sequential starts, with_timeout(1s), with_retry(2, 0ms), first attempt fails: %.2f s "
-              "(%.2f us/start), %zu failed starts, stats: starts %llu, successes %llu\n",
-              s, wall, wall * 1e6 / static_cast<double>(s), failed, static_cast<unsigned long long>(st.starts),
-              static_cast<unsigned long long>(st.successes));
+  std::printf(
+      "\n%zu sequential starts, with_timeout(1s), with_retry(2, 0ms), first attempt fails: %.2f s "
+      "(%.2f us/start), %zu failed starts, stats: starts %llu, successes %llu\n",
+      s, wall, wall * 1e6 / static_cast<double>(s), failed, static_cast<unsigned long long>(st.starts),
+      static_cast<unsigned long long>(st.successes));
   std::printf("  %12s %12s %14s\n", "starts", "RSS (KiB)", "growth (KiB)");
   const std::size_t base = samples.front().second;
   std::size_t max_growth = 0;
@@ -274,10 +277,12 @@ int main(int argc, char** argv) {
   const std::size_t reps = argc > 3 ? parse_count(argv[3]) : 1;
   const std::string exe = self_exe();
 
-  std::printf("%zu runs at once, each awaiting a %lld ms steady_timer (each variant in its own process, "
-              "best of %zu)\n",
-              n, static_cast<long long>(body_wait.count()), reps);
-  std::printf("  %-26s %10s %10s %16s %12s\n", "variant", "wall (s)", "CPU (s)", "peak RSS (MiB)", "bytes/run");
+  std::printf(
+      "%zu runs at once, each awaiting a %lld ms steady_timer (each variant in its own process, "
+      "best of %zu)\n",
+      n, static_cast<long long>(body_wait.count()), reps);
+  std::printf("  %-26s %10s %10s %16s %12s\n", "variant", "wall (s)", "CPU (s)", "peak RSS (MiB)",
+              "bytes/run");
   struct row {
     const char* name;
     const char* variant;

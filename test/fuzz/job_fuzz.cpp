@@ -72,8 +72,8 @@ namespace {
   std::fflush(stderr);
   __builtin_trap();
 }
-#define CHECK(cond)                        \
-  do {                                     \
+#define CHECK(cond)                                              \
+  do {                                                           \
     if (!(cond)) fail(#cond " @ line " JOBS_FUZZ_STR(__LINE__)); \
   } while (0)
 #define JOBS_FUZZ_STR2(x) #x
@@ -141,11 +141,11 @@ enum class op_kind : std::uint8_t { run, wait, watch, start, spawned_start, stop
 struct record {
   op_kind kind;
   std::atomic<int> calls{0};
-  bool expect_refusal = false;   // one thread: must complete with errc::still_pending / once
+  bool expect_refusal = false;  // one thread: must complete with errc::still_pending / once
   jobs::errc refusal{};
-  bool expect_error = false;     // one thread: canceled while pending → must complete with an error
-  bool no_cooldown = false;      // one thread: no cooldown was left when it was initiated
-  bool on_strand = false;        // bound to `strand`: must run there
+  bool expect_error = false;  // one thread: canceled while pending → must complete with an error
+  bool no_cooldown = false;   // one thread: no cooldown was left when it was initiated
+  bool on_strand = false;     // bound to `strand`: must run there
   std::optional<asio::strand<asio::io_context::executor_type>> strand;
 };
 
@@ -396,10 +396,11 @@ void create_job(world& w, reader& in) {
   if (how == 0)
     w.jobs.emplace_back(jobs::job(*w.io, "", std::move(fn)));
   else if (how == 1)
-    w.jobs.emplace_back(jobs::job(*w.io, "job" + std::to_string(self), std::move(fn), jobs::with_label("k", "v")));
+    w.jobs.emplace_back(
+        jobs::job(*w.io, "job" + std::to_string(self), std::move(fn), jobs::with_label("k", "v")));
   else
-    w.jobs.emplace_back(jobs::job(asio::make_strand(*w.io), "s", std::move(fn),
-                                  jobs::with_labels({{"a", "b"}})));
+    w.jobs.emplace_back(
+        jobs::job(asio::make_strand(*w.io), "s", std::move(fn), jobs::with_labels({{"a", "b"}})));
   CHECK(w.jobs.back()->is_state(jobs::state::created));
   CHECK(w.jobs.back()->progress() == -1);
 }
@@ -637,7 +638,8 @@ void create_exec(world& w, reader& in) {
   const auto delay = small_duration(in.u8());
   const auto timeout = small_duration(in.u8());
   const auto cooldown_b = in.u8();
-  const auto cooldown = (cooldown_b % 16 == 15) ? std::chrono::nanoseconds::max() : small_duration(cooldown_b);
+  const auto cooldown =
+      (cooldown_b % 16 == 15) ? std::chrono::nanoseconds::max() : small_duration(cooldown_b);
   auto completes = std::make_shared<std::atomic<std::uint64_t>>(0);
   const bool throwing_callbacks = flags & 0x40;
 
@@ -667,8 +669,8 @@ void create_exec(world& w, reader& in) {
     CHECK(bthrew == invalid);
   }
 
-  exec_slot slot{jobs::executor(**j), i, attempts > 0 ? unsigned(attempts) : 1u, bool(flags & 0x02),
-                 bool(flags & 0x10), completes};
+  exec_slot slot{jobs::executor(**j), i,        attempts > 0 ? unsigned(attempts) : 1u, bool(flags & 0x02),
+                 bool(flags & 0x10),  completes};
   auto on_complete = jobs::on_complete([completes, throwing_callbacks](const jobs::job& jb) {
     completes->fetch_add(1);
     (void)jb.state();
@@ -679,15 +681,17 @@ void create_exec(world& w, reader& in) {
     if ((flags & 0x60) == 0x60) throw std::runtime_error("retry_if failed");
     return !(flags & 0x80);
   });
-  auto on_retry = jobs::on_retry([throwing_callbacks](unsigned attempt, std::exception_ptr e,
-                                                      std::chrono::nanoseconds next) {
-    CHECK(attempt >= 1);
-    CHECK(e != nullptr);
-    CHECK(next >= 0ns);
-    if (throwing_callbacks && attempt == 2) throw std::runtime_error("on_retry failed");
-  });
+  auto on_retry = jobs::on_retry(
+      [throwing_callbacks](unsigned attempt, std::exception_ptr e, std::chrono::nanoseconds next) {
+        CHECK(attempt >= 1);
+        CHECK(e != nullptr);
+        CHECK(next >= 0ns);
+        if (throwing_callbacks && attempt == 2) throw std::runtime_error("on_retry failed");
+      });
   // Options in a few combinations (a later one of a kind replaces an earlier one).
-  auto make = [&](auto&&... extra) { return jobs::executor(**j, *retry, std::forward<decltype(extra)>(extra)...); };
+  auto make = [&](auto&&... extra) {
+    return jobs::executor(**j, *retry, std::forward<decltype(extra)>(extra)...);
+  };
   jobs::executor e = make();
   const bool oc = slot.has_on_complete;
   switch ((flags & 0x01) | (flags & 0x02) | (oc ? 4 : 0)) {
@@ -695,7 +699,9 @@ void create_exec(world& w, reader& in) {
     case 1: e = make(jobs::with_timeout(timeout), jobs::no_timeout(), retry_if, on_retry); break;
     case 2: e = make(jobs::once(), jobs::with_timeout(timeout), jobs::with_cooldown(cooldown)); break;
     case 3: e = make(jobs::once(), jobs::with_cooldown(cooldown), retry_if); break;
-    case 4: e = make(jobs::with_timeout(timeout), on_complete, jobs::with_cooldown(cooldown), on_retry); break;
+    case 4:
+      e = make(jobs::with_timeout(timeout), on_complete, jobs::with_cooldown(cooldown), on_retry);
+      break;
     case 5: e = make(on_complete, jobs::with_timeout(timeout), retry_if); break;
     case 6: e = make(jobs::once(), on_complete, jobs::with_timeout(timeout)); break;
     default: e = make(jobs::once(), on_complete, jobs::with_cooldown(cooldown), retry_if, on_retry); break;
@@ -761,9 +767,8 @@ void op_async_start(run_env& env, reader& in) {
   if (how & 4) {
     // The coroutine form: co_spawn(exec.start(params)); the start is initiated when awaited.
     b.signal = nullptr;  // (no slot: co_spawn's own cancellation is not what is tested here)
-    initiate(*r, b, ep_handler{r}, [&](auto h) {
-      asio::co_spawn(*w.io, e->exec.start(std::move(params)), std::move(h));
-    });
+    initiate(*r, b, ep_handler{r},
+             [&](auto h) { asio::co_spawn(*w.io, e->exec.start(std::move(params)), std::move(h)); });
   } else {
     initiate(*r, b, ep_handler{r}, [&](auto h) { e->exec.async_start(std::move(params), std::move(h)); });
   }

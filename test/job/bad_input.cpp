@@ -231,7 +231,8 @@ BOOST_AUTO_TEST_CASE(a_moved_from_handle_is_a_clear_error) {
   BOOST_CHECK_EXCEPTION(j.result(), std::logic_error, is_moved_from);
   BOOST_CHECK_EXCEPTION(j.execution_time(), std::logic_error, is_moved_from);
   bool called = false;
-  BOOST_CHECK_EXCEPTION(j.async_run([&](std::exception_ptr) { called = true; }), std::logic_error, is_moved_from);
+  BOOST_CHECK_EXCEPTION(j.async_run([&](std::exception_ptr) { called = true; }), std::logic_error,
+                        is_moved_from);
   BOOST_CHECK_EXCEPTION(j.async_wait([&](boost::system::error_code) { called = true; }), std::logic_error,
                         is_moved_from);
   BOOST_CHECK_EXCEPTION(j.async_watch(0, [&](boost::system::error_code, jobs::stats) { called = true; }),

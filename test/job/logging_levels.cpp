@@ -30,11 +30,10 @@ BOOST_AUTO_TEST_CASE(a_canceled_run_is_logged_at_warning_with_a_readable_duratio
     return r.message.find("canceled after") != std::string::npos;
   });
   BOOST_TEST_REQUIRE((end != rs.end()));
-  BOOST_TEST((end->severity == sev::warning));  // API.md: failed or cancelled runs at warning
+  BOOST_TEST((end->severity == sev::warning));                // API.md: failed or cancelled runs at warning
   BOOST_TEST(end->message.find(" ns") == std::string::npos);  // "1.2ms", not "1234567 ns"
-  const auto warnings = std::count_if(rs.begin(), rs.end(), [](const jobs_test::captured_record& r) {
-    return r.severity == sev::warning;
-  });
+  const auto warnings = std::count_if(
+      rs.begin(), rs.end(), [](const jobs_test::captured_record& r) { return r.severity == sev::warning; });
   BOOST_TEST(warnings == 1);  // the end only: the cancel request itself is at debug
   for (const auto& r : rs) BOOST_TEST((r.severity != sev::error));
 }

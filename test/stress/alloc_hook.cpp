@@ -68,7 +68,9 @@ void* operator new[](std::size_t n) {
   throw std::bad_alloc();
 }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return inject() ? nullptr : allocate(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return inject() ? nullptr : allocate(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return inject() ? nullptr : allocate(n);
+}
 
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }

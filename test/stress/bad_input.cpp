@@ -5,10 +5,10 @@
 // wrong-type result()/params(); the rows here do not repeat those.
 #include "../executor/helpers.hpp"
 
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <array>
 #include <climits>
@@ -122,13 +122,18 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
        [] { throws_naming<std::invalid_argument>([] { (void)jobs::with_retry(3, -1ns); }, "negative"); }},
       {"with_retry(3, nanoseconds::min())", "std::invalid_argument: the delay is negative",
        [] {
-         throws_naming<std::invalid_argument>([] { (void)jobs::with_retry(3, std::chrono::nanoseconds::min()); },
-                                              "negative");
+         throws_naming<std::invalid_argument>(
+             [] { (void)jobs::with_retry(3, std::chrono::nanoseconds::min()); }, "negative");
        }},
       {"with_retry(3, -inf s)", "std::invalid_argument: the delay is negative",
-       [] { throws_naming<std::invalid_argument>([] { (void)jobs::with_retry(3, dsec(-inf_v)); }, "negative"); }},
+       [] {
+         throws_naming<std::invalid_argument>([] { (void)jobs::with_retry(3, dsec(-inf_v)); }, "negative");
+       }},
       {"with_retry(3, NaN s)", "std::invalid_argument naming the delay: not a number",
-       [] { throws_naming<std::invalid_argument>([] { (void)jobs::with_retry(3, dsec(nan_v)); }, "delay is not a number"); }},
+       [] {
+         throws_naming<std::invalid_argument>([] { (void)jobs::with_retry(3, dsec(nan_v)); },
+                                              "delay is not a number");
+       }},
       {"with_retry(3, hours::max()) / +inf s", "saturates to nanoseconds::max(); stop() cuts the delay short",
        [] {
          for (auto opt : {jobs::with_retry(3, std::chrono::hours::max()), jobs::with_retry(3, dsec(inf_v))}) {
@@ -146,9 +151,11 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
            BOOST_TEST(p->calls == 1);
          }
        }},
-      {"with_retry(INT_MAX, 1ns), body fails at once", "runs until stopped; stop() ends it promptly (errc::canceled)",
+      {"with_retry(INT_MAX, 1ns), body fails at once",
+       "runs until stopped; stop() ends it promptly (errc::canceled)",
        [] { endless_retries_end_on_stop(1ns); }},
-      {"with_retry(INT_MAX, 0ns), body fails at once", "runs until stopped; stop() ends it promptly (errc::canceled)",
+      {"with_retry(INT_MAX, 0ns), body fails at once",
+       "runs until stopped; stop() ends it promptly (errc::canceled)",
        [] { endless_retries_end_on_stop(0ns); }},
       // ---- with_timeout ----
       {"with_timeout(-1ms) / nanoseconds::min() / 0 / -inf s",
@@ -164,7 +171,8 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
            BOOST_TEST(has_errc(start_and_run(io, after), jobs::errc::timeout));
          }
        }},
-      {"with_timeout(nanoseconds::max()) / hours::max() / +inf s", "saturated: never fires; the start succeeds",
+      {"with_timeout(nanoseconds::max()) / hours::max() / +inf s",
+       "saturated: never fires; the start succeeds",
        [] {
          for (auto opt : {jobs::with_timeout(std::chrono::nanoseconds::max()),
                           jobs::with_timeout(std::chrono::hours::max()), jobs::with_timeout(dsec(inf_v))}) {
@@ -175,7 +183,10 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
          }
        }},
       {"with_timeout(NaN s)", "std::invalid_argument naming the timeout",
-       [] { throws_naming<std::invalid_argument>([] { (void)jobs::with_timeout(dsec(nan_v)); }, "timeout is not a number"); }},
+       [] {
+         throws_naming<std::invalid_argument>([] { (void)jobs::with_timeout(dsec(nan_v)); },
+                                              "timeout is not a number");
+       }},
       // ---- with_cooldown ----
       {"with_cooldown(-1ms) / nanoseconds::min()", "<= 0: ignored (a second start is admitted)",
        [] {
@@ -207,7 +218,10 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
          }
        }},
       {"with_cooldown(NaN s)", "std::invalid_argument naming the cooldown",
-       [] { throws_naming<std::invalid_argument>([] { (void)jobs::with_cooldown(dsec(nan_v)); }, "cooldown is not a number"); }},
+       [] {
+         throws_naming<std::invalid_argument>([] { (void)jobs::with_cooldown(dsec(nan_v)); },
+                                              "cooldown is not a number");
+       }},
       // ---- with_backoff ----
       {"with_backoff(1ms, +inf, 3ms)", "multiplier >= 1 is valid; every delay is capped at max_delay",
        [] {
@@ -260,17 +274,20 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
          BOOST_TEST(p->calls == 2);
        }},
       // ---- the job handle ----
-      {"executor over a moved-from job handle", "choice: std::invalid_argument at construction, naming the job",
+      {"executor over a moved-from job handle",
+       "choice: std::invalid_argument at construction, naming the job",
        [] {
          asio::io_context io;
          jobs::job j(io, "moved", succeed());
          jobs::job k(std::move(j));
-         throws_naming<std::invalid_argument>([&] { jobs::executor exec(j); }, "job");  // NOLINT(bugprone-use-after-move)
+         throws_naming<std::invalid_argument>([&] { jobs::executor exec(j); },
+                                              "job");  // NOLINT(bugprone-use-after-move)
          jobs::executor fine(k);
          BOOST_TEST(!start_and_run(io, fine));
        }},
       // ---- params and results ----
-      {"params: std::any of a 1 MiB array, 3 attempts", "every attempt sees the same value (copied to all but the last)",
+      {"params: std::any of a 1 MiB array, 3 attempts",
+       "every attempt sees the same value (copied to all but the last)",
        [] {
          using big = std::array<unsigned char, 1 << 20>;
          auto value = std::make_unique<big>();
@@ -320,8 +337,8 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
          });
          int calls = 0;
          jobs::executor exec(j, jobs::on_complete([&](const jobs::job& jj) {
-           if (++calls == 1) (void)jj.result<int>();
-         }));
+                               if (++calls == 1) (void)jj.result<int>();
+                             }));
          auto e = start_and_run(io, exec);
          BOOST_TEST(what_of(e).find("any_cast") != std::string::npos, what_of(e));
          BOOST_TEST(!exec.stats().in_progress);
@@ -342,11 +359,13 @@ BOOST_AUTO_TEST_CASE(hostile_values_at_every_entry_point) {
          asio::io_context io;
          const std::string huge(1 << 20, 'x');
          const std::string bad = non_utf8();
-         jobs::job j(io, bad, [bad](jobs::context&) -> asio::awaitable<void> {
-           throw std::runtime_error(bad);
-           co_return;
-         },
-                     jobs::with_label(huge, huge), jobs::with_label(bad, bad));
+         jobs::job j(
+             io, bad,
+             [bad](jobs::context&) -> asio::awaitable<void> {
+               throw std::runtime_error(bad);
+               co_return;
+             },
+             jobs::with_label(huge, huge), jobs::with_label(bad, bad));
          BOOST_TEST(j.id() == bad);
          jobs::executor exec(j);
          start_and_run(io, exec);

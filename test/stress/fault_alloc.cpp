@@ -150,8 +150,8 @@ void run_sweep(bool watched) {
     }
   }
   BOOST_TEST_MESSAGE("run()" << (watched ? " watched" : "") << ": " << s.count << " allocations, " << s.threw
-                             << " failed with bad_alloc, " << s.absorbed << " absorbed by the library, " << s.dropped
-                             << " watchers dropped");
+                             << " failed with bad_alloc, " << s.absorbed << " absorbed by the library, "
+                             << s.dropped << " watchers dropped");
 }
 
 }  // namespace
@@ -283,8 +283,8 @@ BOOST_AUTO_TEST_CASE(async_start_fails_cleanly_at_every_allocation) {
         alloc_hook::stop();
       }
       BOOST_TEST(other.empty(), other);
-      BOOST_TEST(!o.done);                         // never inside the initiating call
-      BOOST_TEST(completes == completes_before);   // nor on_complete
+      BOOST_TEST(!o.done);                        // never inside the initiating call
+      BOOST_TEST(completes == completes_before);  // nor on_complete
       run_all(io);
       io.restart();
       const auto stats_after = exec.stats();

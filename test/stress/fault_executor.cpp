@@ -7,9 +7,9 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <boost/log/core/core.hpp>
+#include <boost/log/expressions/message.hpp>
 #include <boost/log/sinks/basic_sink_backend.hpp>
 #include <boost/log/sinks/sync_frontend.hpp>
-#include <boost/log/expressions/message.hpp>
 #include <boost/make_shared.hpp>
 
 #include <future>
@@ -103,10 +103,10 @@ BOOST_AUTO_TEST_CASE(a_timed_start_does_not_end_on_the_jobs_strand) {
       (void)ec;  // returns normally after the timeout: succeeded (a timeout is cooperative)
     });
     bool on_strand_in_callback = true, on_strand_in_handler = true, waited = false, called = false;
-    jobs::executor exec(j, jobs::with_timeout(timer_first ? 10ms : 1h),
-                        jobs::on_complete([&](const jobs::job& jj) {
-                          on_strand_in_callback = jobs::detail::on_job_strand(*jobs::detail::job_access::impl(jj));
-                        }));
+    jobs::executor exec(
+        j, jobs::with_timeout(timer_first ? 10ms : 1h), jobs::on_complete([&](const jobs::job& jj) {
+          on_strand_in_callback = jobs::detail::on_job_strand(*jobs::detail::job_access::impl(jj));
+        }));
     exec.async_start([&](std::exception_ptr) {
       called = true;
       on_strand_in_handler = jobs::detail::on_job_strand(*jobs::detail::job_access::impl(j));
@@ -198,8 +198,7 @@ BOOST_AUTO_TEST_CASE(stop_and_admission_are_consistent) {
   std::atomic<bool> restarted{false};
   exec.async_start([&](std::exception_ptr) {
     // The first start ended (stopped): start again at once, from its handler.
-    if (!restarted.exchange(true))
-      exec.async_start([&](std::exception_ptr e) { second.set_value(e); });
+    if (!restarted.exchange(true)) exec.async_start([&](std::exception_ptr e) { second.set_value(e); });
   });
   BOOST_TEST_REQUIRE(spin_until_hl([&] { return started->load() == 1; }));
   backend->armed = true;
@@ -290,9 +289,8 @@ BOOST_AUTO_TEST_CASE(each_callback_throwing_each_type) {
             exec.emplace(j, jobs::on_complete([&](const jobs::job&) { thrower(); }));
             break;
           case retry:
-            exec.emplace(j, jobs::with_retry(3, 0ms), jobs::on_retry([&](unsigned, std::exception_ptr, auto) {
-                           thrower();
-                         }));
+            exec.emplace(j, jobs::with_retry(3, 0ms),
+                         jobs::on_retry([&](unsigned, std::exception_ptr, auto) { thrower(); }));
             break;
           case retry_if:
             exec.emplace(j, jobs::with_retry(3, 0ms), jobs::retry_if([&](std::exception_ptr) {
@@ -323,7 +321,7 @@ BOOST_AUTO_TEST_CASE(each_callback_throwing_each_type) {
         BOOST_TEST(s.starts == 1u);
         BOOST_TEST(s.successes + s.failures == 1u);
         BOOST_TEST(s.successes == (w == complete_on_success ? 1u : 0u));  // the run's outcome
-        BOOST_CHECK_NO_THROW(exec->stop(true));  // the callback's guard is gone
+        BOOST_CHECK_NO_THROW(exec->stop(true));                           // the callback's guard is gone
         io.restart();
         outcome b;
         exec->async_start(b.handler());  // usable; the callback does not throw any more

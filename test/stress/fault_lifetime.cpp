@@ -214,7 +214,8 @@ BOOST_AUTO_TEST_CASE(io_context_destroyed_with_everything_pending) {
     invoked = 0;  // the watcher may have fired once with the first snapshot
     cooled->async_start([&](std::exception_ptr) { ++invoked; });  // refused (cooldown), posted
     delayed->async_stop([&] { ++invoked; });                      // stop waiting for the delay
-    running->async_watch(running->stats().version, [&](boost::system::error_code, jobs::stats) { ++invoked; });
+    running->async_watch(running->stats().version,
+                         [&](boost::system::error_code, jobs::stats) { ++invoked; });
     blocking_waiter = std::thread([&] {
       running->wait();
       blocking_returned = true;
@@ -246,16 +247,17 @@ BOOST_AUTO_TEST_CASE(handles_destroyed_from_inside_the_body) {
   auto exec_holder = std::make_shared<std::optional<jobs::executor>>();
   auto alive = make_count();
   frame_alive = alive;
-  holder->emplace(io, "self-destroying", [holder, exec_holder, &finished_body,
-                                          alive = std::move(alive)](jobs::context& ctx) -> asio::awaitable<void> {
-    frame_token token(alive);
-    holder->reset();       // the last job handle
-    exec_holder->reset();  // the last executor handle
-    asio::steady_timer t(ctx.get_executor(), 1ms);
-    co_await t.async_wait(asio::use_awaitable);
-    ctx.set_progress(1);
-    finished_body = true;
-  });
+  holder->emplace(io, "self-destroying",
+                  [holder, exec_holder, &finished_body,
+                   alive = std::move(alive)](jobs::context& ctx) -> asio::awaitable<void> {
+                    frame_token token(alive);
+                    holder->reset();       // the last job handle
+                    exec_holder->reset();  // the last executor handle
+                    asio::steady_timer t(ctx.get_executor(), 1ms);
+                    co_await t.async_wait(asio::use_awaitable);
+                    ctx.set_progress(1);
+                    finished_body = true;
+                  });
   exec_holder->emplace(**holder, jobs::with_timeout(10s));
   outcome o;
   (*exec_holder)->async_start(o.handler());

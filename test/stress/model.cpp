@@ -8,10 +8,11 @@
 //  (b) a REAL jobs::job on an io_context is driven through thousands of random events — run,
 //      async_run (also cancelled through its slot: terminal, partial, total), a run with a ticket
 //      (the executor's internal interface), cancel, timeout (the executor's cancel-with-reason),
-//      progress and results from the body and from contexts of ended runs, every way for a body to end, async_wait and wait — and after each event
-//      state(), is_done(), is_executing(), error(), result(), progress(), stats(), the timestamps,
-//      the body's context flags and every handler's completion are compared with the model.
-//      The body obeys the test: it awaits a timer the test cancels to hand it a command.
+//      progress and results from the body and from contexts of ended runs, every way for a body to end,
+//      async_wait and wait — and after each event state(), is_done(), is_executing(), error(), result(),
+//      progress(), stats(), the timestamps, the body's context flags and every handler's completion are
+//      compared with the model. The body obeys the test: it awaits a timer the test cancels to hand it a
+//      command.
 //
 // Environment: JOBS_MODEL_SEED (default: random) seeds the event sequences. Everything runs on
 // the test's thread, so a seed replays exactly; it is printed and part of every failure message.
@@ -184,7 +185,15 @@ struct machine {
   run_error error = run_error::none;
 };
 
-enum class pure_event : std::uint8_t { start, cancel, timeout, end_returned, end_threw_cancellation, end_threw_other, end_abandoned };
+enum class pure_event : std::uint8_t {
+  start,
+  cancel,
+  timeout,
+  end_returned,
+  end_threw_cancellation,
+  end_threw_other,
+  end_abandoned
+};
 
 // With lifecycle.hpp, the way job.cpp composes it.
 void step_lifecycle(machine& m, pure_event e) {
@@ -385,17 +394,32 @@ enum class ev : std::uint8_t {
   slot_cancel,
   count_,
 };
-constexpr const char* ev_names[] = {"run",        "async_run",      "run_ticket",        "run_then_cancel",
-                                    "cancel",     "timeout",        "progress",          "result",
-                                    "stale_report", "end_return",   "end_throw_body",    "end_throw_aborted",
-                                    "end_throw_errc_canceled", "end_throw_unknown", "async_wait", "wait_idle",
+constexpr const char* ev_names[] = {"run",
+                                    "async_run",
+                                    "run_ticket",
+                                    "run_then_cancel",
+                                    "cancel",
+                                    "timeout",
+                                    "progress",
+                                    "result",
+                                    "stale_report",
+                                    "end_return",
+                                    "end_throw_body",
+                                    "end_throw_aborted",
+                                    "end_throw_errc_canceled",
+                                    "end_throw_unknown",
+                                    "async_wait",
+                                    "wait_idle",
                                     "slot_cancel"};
 static_assert(std::size(ev_names) == static_cast<std::size_t>(ev::count_));
 
 class driver {
  public:
   driver(asio::io_context& io, std::mt19937_64& rng, int seq)
-      : io_(io), rng_(rng), job_(io, "model-" + std::to_string(seq), make_body(c_), jobs::with_label("seq", std::to_string(seq))) {}
+      : io_(io),
+        rng_(rng),
+        job_(io, "model-" + std::to_string(seq), make_body(c_),
+             jobs::with_label("seq", std::to_string(seq))) {}
 
   std::vector<std::string> mismatches;
   std::vector<std::string> trace;
@@ -415,7 +439,8 @@ class driver {
     if (e == ev::wait_idle && ref::pending(m_.st)) e = ev::async_wait;
     ++counts[static_cast<std::size_t>(e)];
     std::ostringstream t;
-    t << ev_names[static_cast<int>(e)] << " (from " << jobs::to_string(m_.st) << ", reason " << name(m_.reason) << ")";
+    t << ev_names[static_cast<int>(e)] << " (from " << jobs::to_string(m_.st) << ", reason "
+      << name(m_.reason) << ")";
     apply(e, t);
     trace.push_back(t.str());
     settle();
@@ -466,7 +491,8 @@ class driver {
     // is_canceled() is true as soon as cancel() returns, also for a body that has not yielded.
     if (c_.ctx && c_.alive) {
       expect(c_.ctx->is_canceled(), "context::is_canceled() false right after the request");
-      expect(c_.ctx->cancel_reason() == (why == cancel_reason::timeout ? jobs::errc::timeout : jobs::errc::canceled),
+      expect(c_.ctx->cancel_reason() ==
+                 (why == cancel_reason::timeout ? jobs::errc::timeout : jobs::errc::canceled),
              "context::cancel_reason() right after the request: " + c_.ctx->cancel_reason().message());
     }
     expect_wakeup_ = true;
@@ -542,12 +568,15 @@ class driver {
         expect(got == idle, std::string("run() returned ") + (got ? "true" : "false"));
         if (got) start_run(p);
         const bool canceled = job_.cancel();
-        expect(canceled == (m_.st == state::running), std::string("cancel() returned ") + (canceled ? "true" : "false"));
+        expect(canceled == (m_.st == state::running),
+               std::string("cancel() returned ") + (canceled ? "true" : "false"));
         if (canceled) {
           m_.st = state::canceling;
           m_.reason = cancel_reason::canceled;
-          if (got) expect_wakeup_ = true;  // if the body begins, it sees the cancellation
-          else request_cancel(cancel_reason::canceled);
+          if (got)
+            expect_wakeup_ = true;  // if the body begins, it sees the cancellation
+          else
+            request_cancel(cancel_reason::canceled);
         }
         break;
       }
@@ -587,7 +616,8 @@ class driver {
         const double v = rng_() % 3 == 0 ? std::uniform_real_distribution<double>(0, 1)(rng_)
                                          : values[rng_() % std::size(values)];
         const int r = static_cast<int>(rng_() % 1000);
-        t << " " << (e == ev::progress ? v : r) << (c_.alive ? " by the body" : " through the ended run's context");
+        t << " " << (e == ev::progress ? v : r)
+          << (c_.alive ? " by the body" : " through the ended run's context");
         if (c_.alive) {
           if (e == ev::progress) {
             c_.send({command::progress, v, 0, nullptr});
@@ -618,7 +648,8 @@ class driver {
         end_run(body_end::returned, nullptr);
         break;
       case ev::end_throw_body: {
-        auto x = std::make_exception_ptr(std::runtime_error("model body error #" + std::to_string(next_param())));
+        auto x =
+            std::make_exception_ptr(std::runtime_error("model body error #" + std::to_string(next_param())));
         c_.send({command::rethrow, 0, 0, x});
         end_run(body_end::threw_other, x);
         break;
@@ -666,14 +697,17 @@ class driver {
         // The async_run caller's cancellation, on the slot of the latest async_run bound to one
         // (its run may have ended: then the slot must be clear and nothing happens).
         if (!sig_) break;
-        static constexpr asio::cancellation_type types[] = {
-            asio::cancellation_type::terminal, asio::cancellation_type::partial, asio::cancellation_type::total};
+        static constexpr asio::cancellation_type types[] = {asio::cancellation_type::terminal,
+                                                            asio::cancellation_type::partial,
+                                                            asio::cancellation_type::total};
         const auto type = types[rng_() % std::size(types)];
-        t << " " << (type == asio::cancellation_type::terminal  ? "terminal"
-                     : type == asio::cancellation_type::partial ? "partial"
-                                                                : "total")
+        t << " "
+          << (type == asio::cancellation_type::terminal  ? "terminal"
+              : type == asio::cancellation_type::partial ? "partial"
+                                                         : "total")
           << " on the slot of run " << sig_run_ << " (now run " << m_.runs << ")";
-        const bool expected = sig_run_ == m_.runs && m_.st == state::running && type != asio::cancellation_type::total;
+        const bool expected =
+            sig_run_ == m_.runs && m_.st == state::running && type != asio::cancellation_type::total;
         sig_->emit(type);
         if (expected) {
           request_cancel(cancel_reason::canceled);
@@ -719,14 +753,17 @@ class driver {
     if (ended_) {
       ended_ = false;
       if (m_.async) {
-        expect(m_.async->count == 1, "the run's handler completed " + std::to_string(m_.async->count) + " times");
-        expect(m_.async->error == job_.error() || (jobs_test::code_of(m_.async->error) == jobs_test::code_of(job_.error()) &&
-                                                   jobs_test::code_of(job_.error())),
+        expect(m_.async->count == 1,
+               "the run's handler completed " + std::to_string(m_.async->count) + " times");
+        expect(m_.async->error == job_.error() ||
+                   (jobs_test::code_of(m_.async->error) == jobs_test::code_of(job_.error()) &&
+                    jobs_test::code_of(job_.error())),
                "the run's handler got " + jobs_test::what_of(m_.async->error) + ", error() is " +
                    jobs_test::what_of(job_.error()));
         m_.async.reset();
       }
-      for (auto& w : m_.waits) expect(w->count == 1 && !w->ec, "an async_wait did not complete with success at the run's end");
+      for (auto& w : m_.waits)
+        expect(w->count == 1 && !w->ec, "an async_wait did not complete with success at the run's end");
       m_.waits.clear();
     } else {
       if (m_.async) expect(m_.async->count == 0, "the run's handler completed while the run is pending");
@@ -737,7 +774,8 @@ class driver {
   void compare() {
     const auto epoch = std::chrono::system_clock::time_point{};
     const state st = job_.state();
-    expect(st == m_.st, "state() " + std::string(jobs::to_string(st)) + ", model " + std::string(jobs::to_string(m_.st)));
+    expect(st == m_.st,
+           "state() " + std::string(jobs::to_string(st)) + ", model " + std::string(jobs::to_string(m_.st)));
     expect(job_.is_state(m_.st), "is_state()");
     expect(job_.is_done() == jobs::is_done(m_.st), "is_done()");
     expect(job_.is_executing() == ref::pending(m_.st), "is_executing()");
@@ -757,18 +795,23 @@ class driver {
       case run_error::body:
         expect(x == m_.body_error, "error() is " + jobs_test::what_of(x) + ", model: the body's own " +
                                        jobs_test::what_of(m_.body_error));
-        expected_text = jobs_test::what_of(m_.body_error) == "<not a std::exception>" ? "unknown exception"
-                                                                                      : jobs_test::what_of(m_.body_error);
+        expected_text = jobs_test::what_of(m_.body_error) == "<not a std::exception>"
+                            ? "unknown exception"
+                            : jobs_test::what_of(m_.body_error);
         break;
       case run_error::canceled:
-        expect(jobs_test::code_of(x) == jobs::errc::canceled, "error() is " + jobs_test::what_of(x) + ", model: errc::canceled");
+        expect(jobs_test::code_of(x) == jobs::errc::canceled,
+               "error() is " + jobs_test::what_of(x) + ", model: errc::canceled");
         expected_text = jobs_test::what_of(x);
-        expect(expected_text.find("canceled") != std::string::npos, "errc::canceled's what(): " + expected_text);
+        expect(expected_text.find("canceled") != std::string::npos,
+               "errc::canceled's what(): " + expected_text);
         break;
       case run_error::timeout:
-        expect(jobs_test::code_of(x) == jobs::errc::timeout, "error() is " + jobs_test::what_of(x) + ", model: errc::timeout");
+        expect(jobs_test::code_of(x) == jobs::errc::timeout,
+               "error() is " + jobs_test::what_of(x) + ", model: errc::timeout");
         expected_text = jobs_test::what_of(x);
-        expect(expected_text.find("timed out") != std::string::npos, "errc::timeout's what(): " + expected_text);
+        expect(expected_text.find("timed out") != std::string::npos,
+               "errc::timeout's what(): " + expected_text);
         break;
     }
     const jobs::stats s = job_.stats();
@@ -780,20 +823,24 @@ class driver {
     expect((job_.started_at() == epoch) == (m_.runs == 0), "started_at() zero iff no run has started");
     expect((job_.ended_at() == epoch) == (m_.runs == 0 || ref::pending(m_.st)),
            "ended_at() zero iff no run has ended or one is pending");
-    if (m_.runs == 0) expect(job_.execution_time() == std::chrono::nanoseconds(0), "execution_time() before any run");
+    if (m_.runs == 0)
+      expect(job_.execution_time() == std::chrono::nanoseconds(0), "execution_time() before any run");
 
-    expect(c_.entries == m_.entered, "bodies entered " + std::to_string(c_.entries) + ", model " + std::to_string(m_.entered));
+    expect(c_.entries == m_.entered,
+           "bodies entered " + std::to_string(c_.entries) + ", model " + std::to_string(m_.entered));
     expect(c_.exits == m_.entered - (m_.alive ? 1 : 0), "bodies exited " + std::to_string(c_.exits));
     expect(c_.alive == m_.alive, std::string("body alive ") + (c_.alive ? "true" : "false"));
-    expect(c_.cancel_wakeups == m_.wakeups, "the body saw " + std::to_string(c_.cancel_wakeups) + " cancellations, model " +
-                                                std::to_string(m_.wakeups));
+    expect(c_.cancel_wakeups == m_.wakeups, "the body saw " + std::to_string(c_.cancel_wakeups) +
+                                                " cancellations, model " + std::to_string(m_.wakeups));
     if (c_.alive && c_.ctx) {
       const bool requested = m_.reason != cancel_reason::none;
       expect(c_.ctx->is_canceled() == requested, "context::is_canceled()");
-      const boost::system::error_code want = m_.reason == cancel_reason::timeout    ? make_error_code(jobs::errc::timeout)
-                                             : m_.reason == cancel_reason::canceled ? make_error_code(jobs::errc::canceled)
-                                                                                     : boost::system::error_code{};
-      expect(c_.ctx->cancel_reason() == want, "context::cancel_reason() " + c_.ctx->cancel_reason().message());
+      const boost::system::error_code want =
+          m_.reason == cancel_reason::timeout    ? make_error_code(jobs::errc::timeout)
+          : m_.reason == cancel_reason::canceled ? make_error_code(jobs::errc::canceled)
+                                                 : boost::system::error_code{};
+      expect(c_.ctx->cancel_reason() == want,
+             "context::cancel_reason() " + c_.ctx->cancel_reason().message());
     }
   }
 
@@ -801,7 +848,7 @@ class driver {
   std::mt19937_64& rng_;
   controller c_;
   job_model m_;
-  jobs::job job_;  // after c_: its body refers to c_
+  jobs::job job_;                                   // after c_: its body refers to c_
   std::unique_ptr<asio::cancellation_signal> sig_;  // of the latest async_run bound to a slot
   int sig_run_ = 0;                                 // the run it was bound to
   bool expect_entry_ = false, expect_wakeup_ = false, ended_ = false;
@@ -883,8 +930,8 @@ BOOST_AUTO_TEST_CASE(a_real_job_follows_the_reference_model) {
       ++checked;
       if (!d.mismatches.empty()) {
         std::ostringstream os;
-        os << "seed " << seed << " (rerun with JOBS_MODEL_SEED=" << seed << "), sequence " << seq << ", event " << i
-           << "\n  events so far:";
+        os << "seed " << seed << " (rerun with JOBS_MODEL_SEED=" << seed << "), sequence " << seq
+           << ", event " << i << "\n  events so far:";
         for (std::size_t k = 0; k < d.trace.size(); ++k) os << "\n    " << k << ": " << d.trace[k];
         os << "\n  mismatches:";
         for (auto& m : d.mismatches) os << "\n    " << m;
@@ -899,12 +946,15 @@ BOOST_AUTO_TEST_CASE(a_real_job_follows_the_reference_model) {
   BOOST_TEST(checked == sequences * (events + 1));
   std::ostringstream os;
   for (std::size_t k = 0; k < counts.size(); ++k) os << ' ' << ev_names[k] << '=' << counts[k];
-  BOOST_TEST_MESSAGE("real job model: " << checked << " events checked in "
-                                        << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-                                        << " s; timeouts accepted " << timeouts
-                                        << ", slot cancellations accepted " << slot_cancels << ";" << os.str());
+  BOOST_TEST_MESSAGE("real job model: "
+                     << checked << " events checked in "
+                     << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                     << " s; timeouts accepted " << timeouts << ", slot cancellations accepted "
+                     << slot_cancels << ";" << os.str());
   // Every kind of event happened (else the sequences are too short to mean much).
-  for (std::size_t k = 0; k < counts.size(); ++k) BOOST_TEST_CONTEXT(ev_names[k]) { BOOST_TEST(counts[k] > 0u); }
+  for (std::size_t k = 0; k < counts.size(); ++k) BOOST_TEST_CONTEXT(ev_names[k]) {
+      BOOST_TEST(counts[k] > 0u);
+    }
   BOOST_TEST(timeouts > 0u);
   BOOST_TEST(slot_cancels > 0u);
 }

@@ -120,10 +120,20 @@ struct run_params {
 enum : std::uint8_t { end_none, end_returned, end_threw_body, end_threw_cancellation, end_threw_other };
 
 // What a completion's exception_ptr holds.
-enum class outcome : std::uint8_t { success, still_pending, once, cooldown, canceled, timeout, body, other, count_ };
+enum class outcome : std::uint8_t {
+  success,
+  still_pending,
+  once,
+  cooldown,
+  canceled,
+  timeout,
+  body,
+  other,
+  count_
+};
 
-constexpr const char* outcome_names[] = {"success", "still_pending", "once",  "cooldown",
-                                         "canceled", "timeout",      "body", "other"};
+constexpr const char* outcome_names[] = {"success",  "still_pending", "once", "cooldown",
+                                         "canceled", "timeout",       "body", "other"};
 
 std::ostream& operator<<(std::ostream& os, outcome o) { return os << outcome_names[static_cast<int>(o)]; }
 
@@ -194,10 +204,22 @@ enum op : std::uint8_t {
   op_read_exec,
   op_count_,
 };
-constexpr const char* op_names[] = {"run",         "async_run",   "async_run_raced", "cancel",
-                                    "wait",        "async_wait",  "async_wait_raced", "read_job",
-                                    "async_start", "start_coro",  "async_start_raced", "stop",
-                                    "stop_wait",   "async_stop",  "reset",           "read_exec"};
+constexpr const char* op_names[] = {"run",
+                                    "async_run",
+                                    "async_run_raced",
+                                    "cancel",
+                                    "wait",
+                                    "async_wait",
+                                    "async_wait_raced",
+                                    "read_job",
+                                    "async_start",
+                                    "start_coro",
+                                    "async_start_raced",
+                                    "stop",
+                                    "stop_wait",
+                                    "async_stop",
+                                    "reset",
+                                    "read_exec"};
 static_assert(std::size(op_names) == op_count_);
 
 struct world {
@@ -206,7 +228,7 @@ struct world {
 
   std::unique_ptr<serial_record[]> serials{new serial_record[max_serials]};
   std::atomic<std::uint32_t> next_serial{0};
-  std::unique_ptr<std::atomic<std::uint8_t>[]> op_done{new std::atomic<std::uint8_t>[max_ops]};
+  std::unique_ptr<std::atomic<std::uint8_t>[]> op_done { new std::atomic<std::uint8_t>[ max_ops ] };
   std::atomic<std::uint32_t> next_op{0};
   std::atomic<std::uint64_t> async_issued{0}, async_completed{0};
   std::atomic<std::uint64_t> untracked_async{0};  // issued after the id space ran out
@@ -266,7 +288,9 @@ struct world {
     check_progress(s.progress, "stats().progress");
     bool ok = true;
     switch (s.state) {
-      case state::created: ok = s.error.empty() && s.progress == -1.0 && s.started_at == decltype(s.started_at){}; break;
+      case state::created:
+        ok = s.error.empty() && s.progress == -1.0 && s.started_at == decltype(s.started_at){};
+        break;
       case state::running:
       case state::canceling: ok = s.error.empty() && s.started_at != decltype(s.started_at){}; break;
       case state::succeeded: ok = s.error.empty(); break;
@@ -280,8 +304,10 @@ struct world {
 
   // The async_run handler of serial `s` completed with `o`.
   void record_run_result(std::uint32_t s, outcome o) {
-    if (o != outcome::success && o != outcome::still_pending && o != outcome::canceled && o != outcome::body) {
-      if (bad_run_results.fetch_add(1) < 5) note(std::string("async_run completed with ") + outcome_names[int(o)]);
+    if (o != outcome::success && o != outcome::still_pending && o != outcome::canceled &&
+        o != outcome::body) {
+      if (bad_run_results.fetch_add(1) < 5)
+        note(std::string("async_run completed with ") + outcome_names[int(o)]);
     }
     if (s == untracked) return;
     serials[s].result.store(static_cast<std::uint8_t>(o));
@@ -298,23 +324,18 @@ asio::awaitable<void> short_timer(const jobs::context& ctx, std::uint32_t micros
 
 asio::awaitable<void> work(jobs::context& ctx, const run_params& p, world& w) {
   switch (p.kind) {
-    case body_kind::immediate:
-      ctx.set_result(static_cast<int>(p.micros));
-      co_return;
-    case body_kind::timer:
-      co_await short_timer(ctx, p.micros);
-      co_return;
+    case body_kind::immediate: ctx.set_result(static_cast<int>(p.micros)); co_return;
+    case body_kind::timer: co_await short_timer(ctx, p.micros); co_return;
     case body_kind::poll: {
       const auto until = steady::now() + std::chrono::microseconds(p.micros);
       for (unsigned i = 0; !ctx.is_canceled() && steady::now() < until; ++i)
         if (i % 32 == 0) ctx.set_progress(static_cast<double>(i % 1000) / 999.0);
       co_return;
     }
-    case body_kind::throws:
-      throw body_error("body failed at once");
+    case body_kind::throws: throw body_error("body failed at once");
     case body_kind::progress_result: {
-      static constexpr double values[] = {-0.5, 0.25, std::numeric_limits<double>::quiet_NaN(), 1.5, 0.75,
-                                          -std::numeric_limits<double>::infinity()};
+      static constexpr double values[] = {-0.5, 0.25, std::numeric_limits<double>::quiet_NaN(),
+                                          1.5,  0.75, -std::numeric_limits<double>::infinity()};
       int i = 0;
       for (double v : values) {
         ctx.set_progress(v);
@@ -485,19 +506,18 @@ void hammer(rig r, std::uint64_t seed, const std::atomic<bool>& stop) {
         asio::post(strand, [&w, j, strand, p, id, race_delay]() mutable {
           auto timer = std::make_shared<asio::steady_timer>(strand, race_delay);
           asio::experimental::make_parallel_group(j.async_run(p, asio::bind_executor(strand, asio::deferred)),
-                                                 timer->async_wait(asio::deferred))
+                                                  timer->async_wait(asio::deferred))
               .async_wait(asio::experimental::wait_for_one(),
-                          asio::bind_executor(strand, [&w, id, s = p.serial, timer](std::array<std::size_t, 2>,
-                                                                                    std::exception_ptr ex, error_code) {
-                            w.record_run_result(s, classify(ex));
-                            w.complete_op(id);
-                          }));
+                          asio::bind_executor(
+                              strand, [&w, id, s = p.serial, timer](std::array<std::size_t, 2>,
+                                                                    std::exception_ptr ex, error_code) {
+                                w.record_run_result(s, classify(ex));
+                                w.complete_op(id);
+                              }));
         });
         break;
       }
-      case op_cancel:
-        (void)j.cancel();
-        break;
+      case op_cancel: (void)j.cancel(); break;
       case op_wait:
         w.blocking_calls.fetch_add(1);
         j.wait();
@@ -506,7 +526,8 @@ void hammer(rig r, std::uint64_t seed, const std::atomic<bool>& stop) {
       case op_async_wait: {
         const std::uint32_t id = w.new_op();
         j.async_wait([&w, id](error_code ec2) {
-          if (ec2 && w.bad_wait_results.fetch_add(1) < 5) w.note("async_wait completed with " + ec2.message());
+          if (ec2 && w.bad_wait_results.fetch_add(1) < 5)
+            w.note("async_wait completed with " + ec2.message());
           w.complete_op(id);
         });
         break;
@@ -517,10 +538,10 @@ void hammer(rig r, std::uint64_t seed, const std::atomic<bool>& stop) {
         asio::post(strand, [&w, j, strand, id, race_delay]() mutable {
           auto timer = std::make_shared<asio::steady_timer>(strand, race_delay);
           asio::experimental::make_parallel_group(j.async_wait(asio::bind_executor(strand, asio::deferred)),
-                                                 timer->async_wait(asio::deferred))
+                                                  timer->async_wait(asio::deferred))
               .async_wait(asio::experimental::wait_for_one(),
-                          asio::bind_executor(strand, [&w, id, timer](std::array<std::size_t, 2>, error_code wait_ec,
-                                                                      error_code) {
+                          asio::bind_executor(strand, [&w, id, timer](std::array<std::size_t, 2>,
+                                                                      error_code wait_ec, error_code) {
                             if (wait_ec && wait_ec != asio::error::operation_aborted &&
                                 w.bad_wait_results.fetch_add(1) < 5)
                               w.note("raced async_wait completed with " + wait_ec.message());
@@ -573,21 +594,21 @@ void hammer(rig r, std::uint64_t seed, const std::atomic<bool>& stop) {
         auto strand = asio::make_strand(*w.pool);
         asio::post(strand, [&w, &ec, e, strand, p, id, race_delay]() mutable {
           auto timer = std::make_shared<asio::steady_timer>(strand, race_delay);
-          asio::experimental::make_parallel_group(e.async_start(p, asio::bind_executor(strand, asio::deferred)),
-                                                 timer->async_wait(asio::deferred))
-              .async_wait(asio::experimental::wait_for_one(),
-                          asio::bind_executor(strand, [&w, &ec, id, timer](std::array<std::size_t, 2>,
-                                                                           std::exception_ptr ex, error_code) {
-                            ec.by_outcome[static_cast<std::size_t>(classify(ex))].fetch_add(1);
-                            ec.completions.fetch_add(1);
-                            w.complete_op(id);
-                          }));
+          asio::experimental::make_parallel_group(
+              e.async_start(p, asio::bind_executor(strand, asio::deferred)),
+              timer->async_wait(asio::deferred))
+              .async_wait(
+                  asio::experimental::wait_for_one(),
+                  asio::bind_executor(strand, [&w, &ec, id, timer](std::array<std::size_t, 2>,
+                                                                   std::exception_ptr ex, error_code) {
+                    ec.by_outcome[static_cast<std::size_t>(classify(ex))].fetch_add(1);
+                    ec.completions.fetch_add(1);
+                    w.complete_op(id);
+                  }));
         });
         break;
       }
-      case op_stop:
-        e.stop();
-        break;
+      case op_stop: e.stop(); break;
       case op_stop_wait:
         w.blocking_calls.fetch_add(1);
         e.stop(true);
@@ -598,9 +619,7 @@ void hammer(rig r, std::uint64_t seed, const std::atomic<bool>& stop) {
         e.async_stop([&w, id] { w.complete_op(id); });
         break;
       }
-      case op_reset:
-        e.reset();
-        break;
+      case op_reset: e.reset(); break;
       case op_read_exec: {
         const jobs::executor_stats s = e.stats();
         const std::uint64_t ended = s.successes + s.failures + s.canceled;
@@ -611,8 +630,8 @@ void hammer(rig r, std::uint64_t seed, const std::atomic<bool>& stop) {
         if (!ok && w.bad_exec_stats.fetch_add(1) < 5) {
           std::ostringstream os;
           os << "executor " << ei << " stats: starts " << s.starts << ", successes " << s.successes
-             << ", failures " << s.failures << ", canceled " << s.canceled << ", in_progress " << s.in_progress
-             << ", retries " << s.retries << ", attempts " << s.attempts.size();
+             << ", failures " << s.failures << ", canceled " << s.canceled << ", in_progress "
+             << s.in_progress << ", retries " << s.retries << ", attempts " << s.attempts.size();
           w.note(os.str());
         }
         (void)e.get_job().state();
@@ -644,7 +663,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
   const double seconds = stress_seconds();
   auto w = std::make_unique<world>();
   w->seed = stress_seed();
-  const auto deadline_after = std::chrono::duration_cast<steady::duration>(60s + 4 * std::chrono::duration<double>(seconds));
+  const auto deadline_after =
+      std::chrono::duration_cast<steady::duration>(60s + 4 * std::chrono::duration<double>(seconds));
   BOOST_TEST_MESSAGE("stress race: seed " << w->seed << " (JOBS_STRESS_SEED), " << seconds
                                           << " s (JOBS_STRESS_SECONDS)");
   BOOST_TEST_CONTEXT("seed " << w->seed << " (rerun with JOBS_STRESS_SEED=" << w->seed << ")") {
@@ -657,7 +677,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
       // The last job is constructed on a strand of the pool (the body then runs on a strand of it).
       asio::any_io_executor ex = i + 1 == n_jobs ? asio::any_io_executor(asio::make_strand(pool))
                                                  : asio::any_io_executor(pool.get_executor());
-      jobs.emplace_back(ex, "stress-" + std::to_string(i), make_body(*w, i), jobs::with_label("n", std::to_string(i)));
+      jobs.emplace_back(ex, "stress-" + std::to_string(i), make_body(*w, i),
+                        jobs::with_label("n", std::to_string(i)));
     }
     std::vector<std::size_t> exec_job = {0, 1, 2, 3, 0};  // two executors share job 0
     std::vector<jobs::executor> execs;
@@ -669,9 +690,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
     execs.emplace_back(jobs[1], jobs::with_cooldown(1ms), counted(1));
     execs.emplace_back(jobs[2], jobs::once(), jobs::with_retry(2, 0ms), counted(2));
     execs.emplace_back(jobs[3], jobs::with_retry(4, 100us), jobs::with_backoff(100us, 2.0, 1ms, 0.5),
-                       jobs::with_timeout(2ms), jobs::retry_if([](std::exception_ptr ex) {
-                         return classify(ex) != outcome::other;
-                       }),
+                       jobs::with_timeout(2ms),
+                       jobs::retry_if([](std::exception_ptr ex) { return classify(ex) != outcome::other; }),
                        jobs::on_retry([wp](unsigned, std::exception_ptr, std::chrono::nanoseconds) {
                          wp->ec[3].on_retry.fetch_add(1);
                        }),
@@ -691,7 +711,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
       });
 
     // Meanwhile this thread observes progress and snapshots from outside.
-    const auto hammer_end = t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+    const auto hammer_end =
+        t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
     std::uint64_t observations = 0;
     while (steady::now() < hammer_end) {
       for (auto& j : jobs) {
@@ -769,7 +790,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
     for (std::uint32_t s = 0; s < serials; ++s) {
       const serial_record& r = w->serials[s];
       const unsigned in = r.entries.load(), out = r.exits.load(), how = r.how.load();
-      if (in != out || in > 1) bad_serial(s, "body entered " + std::to_string(in) + ", exited " + std::to_string(out));
+      if (in != out || in > 1)
+        bad_serial(s, "body entered " + std::to_string(in) + ", exited " + std::to_string(out));
       switch (r.origin.load()) {
         case origin_run_admitted: ++runs_admitted; break;
         case origin_run_refused:
@@ -790,11 +812,13 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
               break;
             case outcome::success:
               ++runs_admitted;
-              if (in != 1 || how != end_returned) bad_serial(s, "succeeded, but the body did not return normally");
+              if (in != 1 || how != end_returned)
+                bad_serial(s, "succeeded, but the body did not return normally");
               break;
             case outcome::body:
               ++runs_admitted;
-              if (in != 1 || how != end_threw_body) bad_serial(s, "failed with the body's error the body did not throw");
+              if (in != 1 || how != end_threw_body)
+                bad_serial(s, "failed with the body's error the body did not throw");
               break;
             case outcome::canceled:
               // Canceled: the body returned or threw the cancellation (else its own error is
@@ -812,7 +836,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
     }
     BOOST_TEST(bad_serials == 0u);
     if (w->untracked_async.load() > 0)
-      BOOST_TEST_MESSAGE("the id space ran out: " << w->untracked_async.load() << " operations counted in totals only");
+      BOOST_TEST_MESSAGE("the id space ran out: " << w->untracked_async.load()
+                                                  << " operations counted in totals only");
 
     // Executors: handlers exactly once, counters add up.
     std::ostringstream exec_summary;
@@ -905,8 +930,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
                        << std::chrono::duration<double>(hammer_took).count() << " s; calls:" << os.str()
                        << "; bodies run " << entries << "; run()/async_run admitted " << runs_admitted
                        << ", run() refused " << runs_refused << "; async_run outcomes:" << ao.str()
-                       << "; observer reads " << observations << ", progress reads " << w->progress_reads.load()
-                       << exec_summary.str());
+                       << "; observer reads " << observations << ", progress reads "
+                       << w->progress_reads.load() << exec_summary.str());
   }
 }
 
@@ -939,7 +964,8 @@ BOOST_AUTO_TEST_CASE(race_executor_timeouts_against_run_ends) {
         co_await t.async_wait(asio::use_awaitable);
       });
       jobs::executor e(j, jobs::with_timeout(timeout));
-      chains.push_back(std::unique_ptr<chain>(new chain{j, e, static_cast<std::uint32_t>(timeout.count()), {}, {}, {}, {}, {}, {}}));
+      chains.push_back(std::unique_ptr<chain>(
+          new chain{j, e, static_cast<std::uint32_t>(timeout.count()), {}, {}, {}, {}, {}, {}}));
     }
     // Each chain starts again from its own completion until the time is up.
     std::function<void(chain&)> kick = [&kick, until](chain& c) {

@@ -210,11 +210,11 @@ struct executor_stats {
   /// a start with many attempts keeps bounded memory.
   std::vector<attempt_stats> attempts;
   static constexpr std::size_t kept_attempts = 64;
-  std::uint64_t starts = 0;              ///< admitted starts (refused ones are not counted)
-  std::uint64_t successes = 0;           ///< starts that ended with a successful attempt
-  std::uint64_t failures = 0;            ///< starts that ended with a failure
-  std::uint64_t canceled = 0;            ///< starts ended by stop() or the caller's cancellation
-  bool in_progress = false;              ///< a start is in progress
+  std::uint64_t starts = 0;     ///< admitted starts (refused ones are not counted)
+  std::uint64_t successes = 0;  ///< starts that ended with a successful attempt
+  std::uint64_t failures = 0;   ///< starts that ended with a failure
+  std::uint64_t canceled = 0;   ///< starts ended by stop() or the caller's cancellation
+  bool in_progress = false;     ///< a start is in progress
 };
 
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const executor_stats& s);
@@ -232,10 +232,10 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const
 /// window → errc::cooldown ("job is still in cooldown, <time> left"). A first attempt that cannot
 /// even be launched (the job's execution context has shut down: std::logic_error; out of memory:
 /// std::bad_alloc) also makes the start a refused one, completing with that error. A refused
-/// start changes nothing (no stats, no cooldown, no on_complete). Then up to `attempts` attempts; the start ends with the first success, the last
-/// attempt's failure (the body's own exception object, rethrown as is), or errc::canceled once
-/// stop() or the caller's cancellation arrives. Attempts never overlap: the next one starts only
-/// once the previous run has ended. If the job is started on its own (job.run()) during a retry
+/// start changes nothing (no stats, no cooldown, no on_complete). Then up to `attempts` attempts; the start
+/// ends with the first success, the last attempt's failure (the body's own exception object, rethrown as is),
+/// or errc::canceled once stop() or the caller's cancellation arrives. Attempts never overlap: the next one
+/// starts only once the previous run has ended. If the job is started on its own (job.run()) during a retry
 /// delay, the next attempt is refused by the job and counts as a failed attempt with
 /// errc::still_pending.
 ///
