@@ -68,30 +68,11 @@ using std::chrono::steady_clock;
 // ---- errors -----------------------------------------------------------------------------------
 
 // The refusals and errc::canceled carry no start-specific text: made once and shared, so that
-// completing with them allocates nothing and throws nothing.
-const std::exception_ptr& canceled_error() {
-  static const std::exception_ptr e = std::make_exception_ptr(error(errc::canceled, "job canceled"));
-  return e;
-}
-const std::exception_ptr& pending_error() {
-  static const std::exception_ptr e =
-      std::make_exception_ptr(error(errc::still_pending, "job is still pending"));
-  return e;
-}
+// completing with them allocates nothing and throws nothing (canceled and still_pending are
+// libjob's, detail::error_ptr).
 const std::exception_ptr& once_error() {
   static const std::exception_ptr e = std::make_exception_ptr(error(errc::once, "job can only start once"));
   return e;
-}
-
-std::string describe(const std::exception_ptr& e) {
-  if (!e) return {};
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "unknown exception";
-  }
 }
 
 // ---- logging ----------------------------------------------------------------------------------
@@ -480,7 +461,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       // A stop() that took mu_ before us was seen above (no run started); one that takes it
       // after us finds the run's ticket, and stop() cancels the job's run itself in any case.
     }
-    if (stopped) return finish(canceled_error(), start_end::canceled);
+    if (stopped) return finish(error_ptr(errc::canceled), start_end::canceled);
     if (failed_to_launch) {
       if (refused_) return complete(std::move(failed_to_launch));
       return finish(std::move(failed_to_launch), start_end::failed);
@@ -547,7 +528,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       // Ended by stop() or the caller's cancellation: not a failed attempt. The body's own
       // exception, if any, stays in job.error().
       record({attempt_outcome::canceled, std::move(e), took}, false);
-      return finish(canceled_error(), start_end::canceled);
+      return finish(error_ptr(errc::canceled), start_end::canceled);
     }
     record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
     if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
@@ -569,7 +550,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
     std::unique_lock lk(mu_);
     if (stopped_locked()) {
       lk.unlock();
-      return finish(canceled_error(), start_end::canceled);
+      return finish(error_ptr(errc::canceled), start_end::canceled);
     }
     try {
       // A stop marked after this check takes mu_ in request_stop() after us and cancels the
@@ -704,7 +685,7 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
     std::lock_guard lk(s->mu);
     const auto now = steady_clock::now();
     if (s->in_progress || s->job.is_executing()) {
-      refusal = pending_error();
+      refusal = error_ptr(errc::still_pending);
     } else if (s->cfg.once && s->succeeded_once) {
       refusal = once_error();
     } else if (now < s->cooldown_until) {

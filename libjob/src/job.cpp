@@ -37,13 +37,7 @@
 namespace jobs {
 namespace detail {
 
-namespace {
-
-using std::chrono::steady_clock;
-using std::chrono::system_clock;
-
-// The framework's own errors that carry no run-specific text are made once and shared:
-// completing with them allocates nothing.
+// (job_access.hpp) Shared with libexecutor, which completes starts with the same errors.
 const std::exception_ptr& error_ptr(errc e) {
   static const std::exception_ptr canceled = std::make_exception_ptr(error(errc::canceled, "job canceled"));
   static const std::exception_ptr timeout = std::make_exception_ptr(error(errc::timeout, "job timed out"));
@@ -55,6 +49,22 @@ const std::exception_ptr& error_ptr(errc e) {
     default: return pending;
   }
 }
+
+std::string describe(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+namespace {
+
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
 
 // "The cancellation itself" is what an Asio operation completes with when the body's slot is
 // emitted: asio::error::operation_aborted, compared exactly (value and category). Not merely
@@ -93,8 +103,7 @@ bool threw_cancellation(const std::exception_ptr& e) noexcept {
 // The text of a finished run's error for the log: the library's own errors by their kind, each
 // described once (a rethrow per canceled run otherwise: its end record passes an info filter),
 // the body's exception by its what().
-std::string describe(const std::exception_ptr& e);
-std::string describe(run_error kind, const std::exception_ptr& e) {
+std::string run_error_text(run_error kind, const std::exception_ptr& e) {
   switch (kind) {
     case run_error::none: return {};
     case run_error::canceled: {
@@ -108,17 +117,6 @@ std::string describe(run_error kind, const std::exception_ptr& e) {
     case run_error::body: break;
   }
   return describe(e);
-}
-
-std::string describe(const std::exception_ptr& e) {
-  if (!e) return {};
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "unknown exception";
-  }
 }
 
 // A duration for people: "850ns", "12.3us", "4.56ms", "1.234s", "2m5.0s".
@@ -583,10 +581,10 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
     JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " succeeded in " << human(took);
   } else if (final == state::canceled) {
     JOBS_LOG(lifecycle_logger(), warning, id)
-        << "job " << id << " canceled after " << human(took) << ": " << describe(kind, run_error_ptr);
+        << "job " << id << " canceled after " << human(took) << ": " << run_error_text(kind, run_error_ptr);
   } else {
     JOBS_LOG(lifecycle_logger(), warning, id)
-        << "job " << id << " failed after " << human(took) << ": " << describe(kind, run_error_ptr);
+        << "job " << id << " failed after " << human(took) << ": " << run_error_text(kind, run_error_ptr);
   }
   if (rs.handler) post_completion(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
   for (auto& w : woken)

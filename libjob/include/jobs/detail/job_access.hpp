@@ -6,7 +6,9 @@
 #include <jobs/job.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <string>
 
 namespace jobs::detail {
 
@@ -33,6 +35,13 @@ asio::any_io_executor strand_of(const job_impl& j);
 
 /// True if the calling thread is running the job's strand (its body, or a callback on it).
 bool on_job_strand(const job_impl& j) noexcept;
+
+/// The framework's own error `e` (canceled, timeout or still_pending) as an exception_ptr made
+/// once and shared: completing with it allocates nothing and throws nothing.
+const std::exception_ptr& error_ptr(errc e);
+
+/// An exception's what(), or "unknown exception" for a type without one; "" for null.
+std::string describe(const std::exception_ptr& e);
 
 /// Marks the calling thread as inside a callback of `j` that a blocking wait on `j` would
 /// deadlock (e.g. an executor's on_complete). RAII.
