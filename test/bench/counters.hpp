@@ -1,5 +1,6 @@
 // Counters for honest benchmarks: heap allocations (a replaced global operator new) and C++
-// exceptions thrown (an interposed __cxa_throw), plus the process's resident set size.
+// exceptions thrown (an interposed __cxa_throw), plus the process's resident set size
+// (proc_status.hpp).
 // Include in exactly one translation unit per executable (each *_bench.cpp is one).
 #pragma once
 
@@ -7,6 +8,8 @@
 // (-Wmismatched-new-delete) about freeing memory from operator new, a false positive in a
 // program that replaces both.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+#include "proc_status.hpp"
 
 #include <dlfcn.h>
 
@@ -21,19 +24,6 @@
 namespace bench {
 inline std::atomic<std::size_t> allocations{0};
 inline std::atomic<std::size_t> throws{0};
-
-/// VmRSS (current) or VmHWM (peak) of this process in bytes, from /proc/self/status.
-inline std::size_t rss_bytes(const char* key = "VmRSS:") {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  std::size_t kb = 0;
-  const std::size_t n = std::strlen(key);
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, key, n) == 0) kb = std::strtoull(line + n, nullptr, 10);
-  std::fclose(f);
-  return kb * 1024;
-}
 }  // namespace bench
 
 void* operator new(std::size_t n) {

@@ -22,6 +22,8 @@
 //
 // Logging as a production application has it: a core filter (severity >= info) and one sink
 // that discards what reaches it (the failed first attempts log a warning each).
+#include "proc_status.hpp"
+
 #include <jobs/executor.hpp>
 #include <jobs/job.hpp>
 
@@ -64,20 +66,8 @@ namespace {
 
 constexpr auto body_wait = 100ms;
 
-/// VmRSS (current) or VmHWM (peak) of this process in bytes.
-std::size_t status_bytes(const char* key) {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  std::size_t kb = 0;
-  const std::size_t n = std::strlen(key);
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, key, n) == 0) kb = std::strtoull(line + n, nullptr, 10);
-  std::fclose(f);
-  return kb * 1024;
-}
-std::size_t rss() { return status_bytes("VmRSS:"); }
-std::size_t peak_rss() { return status_bytes("VmHWM:"); }
+std::size_t rss() { return bench::rss_bytes("VmRSS:"); }
+std::size_t peak_rss() { return bench::rss_bytes("VmHWM:"); }
 
 struct discard_backend : logging::sinks::basic_sink_backend<logging::sinks::concurrent_feeding> {
   void consume(const logging::record_view&) {}

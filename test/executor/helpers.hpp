@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -146,6 +147,16 @@ struct outcome {
     };
   }
 };
+
+/// The outcome of a ready std::future<void> (from asio::use_future): null, or what get() throws.
+inline std::exception_ptr outcome_of(std::future<void>& f) {
+  try {
+    f.get();
+    return nullptr;
+  } catch (...) {
+    return std::current_exception();
+  }
+}
 
 /// Rethrows a coroutine's exception out of io.run(), failing the test.
 inline void rethrow(std::exception_ptr e) {

@@ -90,12 +90,7 @@ void endless_retries_end_on_stop(std::chrono::duration<Rep, Period> delay) {
   const bool ended = f.wait_for(10s) == std::future_status::ready;
   const auto took = steady_clock::now() - t0;
   BOOST_TEST_REQUIRE(ended);
-  std::exception_ptr e;
-  try {
-    f.get();
-  } catch (...) {
-    e = std::current_exception();
-  }
+  const std::exception_ptr e = outcome_of(f);
   BOOST_TEST(has_errc(e, jobs::errc::canceled), what_of(e));
   BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 10'000);
   BOOST_TEST_MESSAGE("  " << p->calls.load() << " attempts before stop; stop took "

@@ -74,12 +74,7 @@ BOOST_AUTO_TEST_CASE(timeout_timer_runs_on_the_jobs_strand) {
   jobs::executor exec(j, jobs::with_timeout(20ms));
   auto f = exec.async_start(asio::use_future);
   BOOST_TEST_REQUIRE((f.wait_for(hang_limit) == std::future_status::ready));
-  std::exception_ptr e;
-  try {
-    f.get();
-  } catch (...) {
-    e = std::current_exception();
-  }
+  const std::exception_ptr e = outcome_of(f);
   BOOST_TEST(!canceled_while_spinning.load());
   BOOST_TEST(canceled_after_yield.load());
   BOOST_TEST(has_errc(e, jobs::errc::timeout), what_of(e));
@@ -371,12 +366,7 @@ BOOST_AUTO_TEST_CASE(timeout_and_stop_end_the_start_once_the_body_returns) {
       BOOST_TEST(exec.stats().in_progress);
       release = true;
       BOOST_TEST_REQUIRE((f.wait_for(hang_limit) == std::future_status::ready));
-      std::exception_ptr e;
-      try {
-        f.get();
-      } catch (...) {
-        e = std::current_exception();
-      }
+      const std::exception_ptr e = outcome_of(f);
       if (mode == 0) {
         // A body that returns normally after the timeout succeeded (a timeout is cooperative).
         BOOST_TEST(!e, what_of(e));

@@ -29,10 +29,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/log/core/core.hpp>
-#include <boost/log/sinks/basic_sink_backend.hpp>
-#include <boost/log/sinks/sync_frontend.hpp>
-#include <boost/make_shared.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -256,25 +252,6 @@ void step_reference(machine& m, pure_event e) {
     }
   }
 }
-
-// ---- logs: records are dropped (a sink that accepts nothing keeps the console quiet) -----------
-
-class discard_backend : public boost::log::sinks::basic_sink_backend<boost::log::sinks::concurrent_feeding> {
- public:
-  void consume(const boost::log::record_view&) {}
-};
-
-struct quiet_logs {
-  using sink_t = boost::log::sinks::synchronous_sink<discard_backend>;
-  boost::shared_ptr<sink_t> sink = boost::make_shared<sink_t>();
-  quiet_logs() {
-    sink->set_filter([](const boost::log::attribute_value_set&) { return false; });
-    boost::log::core::get()->add_sink(sink);
-  }
-  ~quiet_logs() { boost::log::core::get()->remove_sink(sink); }
-  quiet_logs(const quiet_logs&) = delete;
-  quiet_logs& operator=(const quiet_logs&) = delete;
-};
 
 // ---- the controllable body ---------------------------------------------------------------------
 
@@ -910,7 +887,6 @@ BOOST_AUTO_TEST_CASE(lifecycle_functions_match_the_reference_model) {
 
 BOOST_AUTO_TEST_CASE(a_real_job_follows_the_reference_model) {
   using namespace stress_model;
-  quiet_logs quiet;
   const std::uint64_t seed = model_seed();
   BOOST_TEST_MESSAGE("real job model: seed " << seed << " (JOBS_MODEL_SEED)");
   std::mt19937_64 rng(seed);

@@ -25,6 +25,8 @@
 #include <jobs/executor.hpp>
 #include <jobs/job.hpp>
 
+#include "log_sinks.hpp"
+
 #include "test_util.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -38,10 +40,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/log/core/core.hpp>
-#include <boost/log/sinks/basic_sink_backend.hpp>
-#include <boost/log/sinks/sync_frontend.hpp>
-#include <boost/make_shared.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <array>
@@ -412,22 +410,6 @@ jobs::body make_body(world& w, std::size_t job_index) {
   };
 }
 
-// ---- Boost.Log: every record is formatted and consumed (the library's logging runs too) -------
-
-class discard_backend : public boost::log::sinks::basic_sink_backend<boost::log::sinks::concurrent_feeding> {
- public:
-  void consume(const boost::log::record_view&) {}
-};
-
-struct log_sink {
-  using sink_t = boost::log::sinks::synchronous_sink<discard_backend>;
-  boost::shared_ptr<sink_t> sink = boost::make_shared<sink_t>();
-  log_sink() { boost::log::core::get()->add_sink(sink); }
-  ~log_sink() { boost::log::core::get()->remove_sink(sink); }
-  log_sink(const log_sink&) = delete;
-  log_sink& operator=(const log_sink&) = delete;
-};
-
 // ---- one hammer thread -------------------------------------------------------------------------
 
 struct rig {
@@ -668,7 +650,8 @@ BOOST_AUTO_TEST_CASE(race_jobs_and_executors_from_many_threads) {
   BOOST_TEST_MESSAGE("stress race: seed " << w->seed << " (JOBS_STRESS_SEED), " << seconds
                                           << " s (JOBS_STRESS_SECONDS)");
   BOOST_TEST_CONTEXT("seed " << w->seed << " (rerun with JOBS_STRESS_SEED=" << w->seed << ")") {
-    log_sink logs;
+    // Every record is formatted and consumed: the library's logging runs in full.
+    jobs_test::discard_sink logs(true);
     asio::thread_pool pool(4);
     w->pool = &pool;
 
@@ -944,7 +927,8 @@ BOOST_AUTO_TEST_CASE(race_executor_timeouts_against_run_ends) {
   const std::uint64_t seed = stress_seed();
   BOOST_TEST_MESSAGE("timeout race: seed " << seed << " (JOBS_STRESS_SEED)");
   BOOST_TEST_CONTEXT("seed " << seed << " (rerun with JOBS_STRESS_SEED=" << seed << ")") {
-    log_sink logs;
+    // Every record is formatted and consumed: the library's logging runs in full.
+    jobs_test::discard_sink logs(true);
     asio::thread_pool pool(4);
     struct chain {
       jobs::job job;
