@@ -8,7 +8,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/log/core.hpp>
 
 #include <chrono>
 #include <iostream>
@@ -17,7 +16,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 int main() {
-  boost::log::core::get()->set_logging_enabled(false);
   asio::io_context io;
   int ticks = 0;
 

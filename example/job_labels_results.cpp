@@ -8,7 +8,6 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
-#include <boost/log/core.hpp>
 
 #include <iostream>
 #include <numeric>
@@ -22,7 +21,6 @@ struct item {
 };
 
 int main() {
-  boost::log::core::get()->set_logging_enabled(false);
   asio::io_context io;
 
   jobs::job batch(

@@ -231,9 +231,9 @@ int main(int argc, char** argv) {
                         "jobs demo: " + std::to_string(opt.uploads) +
                             " uploads, an API call, a migration, a scraper and a long job on one io_context");
 
-  // The library logs every start and end at debug level: keep warnings (failed and canceled runs)
-  // and send them to the event log.
-  boost::log::core::get()->set_filter(boost::log::trivial::severity >= boost::log::trivial::warning);
+  // The library's own records, from info up (cancellations and retries at info, failures and
+  // timeouts at warning; each run's start and end at debug stay off), go to the event log.
+  jobs::set_log_level(boost::log::trivial::info);
   boost::log::core::get()->add_sink(
       boost::make_shared<boost::log::sinks::synchronous_sink<event_log_backend>>(
           boost::make_shared<event_log_backend>([&](std::string text) { board.event(std::move(text)); })));

@@ -24,30 +24,27 @@
 // a log sink, or a params type's copy constructor, must not call into the executor (README,
 // Logging). No callback of the user's (on_complete, on_retry, retry_if, handlers) runs under any.
 #include <jobs/detail/job_access.hpp>
+#include <jobs/detail/log.hpp>
 #include <jobs/executor.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/execute.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/execution/relationship.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/value.hpp>
-#include <boost/log/attributes/constant.hpp>
-#include <boost/log/sources/record_ostream.hpp>
-#include <boost/log/utility/manipulators/add_value.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
-#include <future>
 #include <limits>
 #include <mutex>
 #include <new>
@@ -74,17 +71,6 @@ const std::exception_ptr& once_error() {
   static const std::exception_ptr e = std::make_exception_ptr(error(errc::once, "job can only start once"));
   return e;
 }
-
-// ---- logging ----------------------------------------------------------------------------------
-
-jobs::logger& exec_logger() {
-  static jobs::logger lg(boost::log::keywords::channel = "jobs");
-  return lg;
-}
-
-#define JOBS_EXEC_LOG(sev, job_id)                         \
-  BOOST_LOG_SEV(exec_logger(), ::boost::log::trivial::sev) \
-      << ::boost::log::add_value("Job", std::string(job_id))
 
 // ---- completions ------------------------------------------------------------------------------
 
@@ -204,6 +190,8 @@ class executor_state {
   std::condition_variable cv;  // in_progress became false
   bool in_progress = false;
   start_op* active = nullptr;       // the start in progress (identity only)
+  std::uint64_t active_id = 0;      // its admission number (0: none), for stop(true)
+  std::uint64_t admissions = 0;     // starts admitted so far
   std::weak_ptr<start_op> current;  // the same, for stop()
   bool succeeded_once = false;
   steady_clock::time_point cooldown_until{};
@@ -240,6 +228,7 @@ class executor_state {
       std::lock_guard lk(mu);
       if (active != op) return;
       active = nullptr;
+      active_id = 0;
       current.reset();
       in_progress = false;
       // The async_stop waiters move on to the job's async_wait before the mutex is released:
@@ -268,6 +257,7 @@ class executor_state {
       std::lock_guard lk(mu);
       if (active != op) return;
       active = nullptr;
+      active_id = 0;
       current.reset();
       in_progress = false;
       dropped.swap(stop_waiters);
@@ -308,7 +298,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
 
   // Called inside async_start's initiation, right after admission.
   void begin(asio::cancellation_slot slot) {
-    initiating_.store(true, std::memory_order_relaxed);
+    initiating_.store(true, std::memory_order_release);
     if (slot.is_connected()) {
       try {
         slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
@@ -322,7 +312,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       }
     }
     attempt();
-    initiating_.store(false, std::memory_order_relaxed);
+    initiating_.store(false, std::memory_order_release);
   }
 
   // stop() (whole) or the caller's cancellation: no further attempt runs and a retry delay is
@@ -426,6 +416,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
         ++attempt_no_;
         phase_ = phase::running;
         timed_out_ = false;
+        run_final_ = state::created;
         ticket_.reset();
         attempt_started_ = steady_clock::now();
         try {
@@ -434,7 +425,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
           if (cfg().timeout > nanoseconds::zero()) {
             launch_race(std::move(p));
           } else {
-            initiate_run(exec_->impl, std::move(p), run_handler(run_done{shared_from_this()}), &ticket_);
+            initiate_run(exec_->impl, std::move(p), run_handler(run_done{shared_from_this()}), &ticket_,
+                         &run_final_);
           }
           if (is_unset(ticket_) && attempt_no_ == 1) {
             // The job refused the first run (it was started on its own with job.run() between
@@ -461,9 +453,29 @@ class start_op : public std::enable_shared_from_this<start_op> {
       // A stop() that took mu_ before us was seen above (no run started); one that takes it
       // after us finds the run's ticket, and stop() cancels the job's run itself in any case.
     }
-    if (stopped) return finish(error_ptr(errc::canceled), start_end::canceled);
+    if (stopped) {
+      if (attempt_no_ == 0) {
+        // Stopped between admission and the first launch: still inside async_start (begin()),
+        // where on_complete must not run. The start ends, canceled, from the job's executor.
+        // If even that post fails (std::bad_alloc), nothing has run: a refused start.
+        try {
+          asio::post(exec_->job.get_executor(), [op = shared_from_this()] {
+            op->finish(error_ptr(errc::canceled), start_end::canceled);
+          });
+        } catch (...) {
+          std::lock_guard lk(mu_);
+          completed_ = true;
+          unadmit();
+          throw;
+        }
+        return;
+      }
+      return finish(error_ptr(errc::canceled), start_end::canceled);
+    }
     if (failed_to_launch) {
       if (refused_) return complete(std::move(failed_to_launch));
+      // Attempt k > 1 could not be launched: a failed attempt like any other, in the stats.
+      record({attempt_outcome::failed, failed_to_launch, nanoseconds::zero()}, true);
       return finish(std::move(failed_to_launch), start_end::failed);
     }
   }
@@ -496,7 +508,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
     race_error_ = nullptr;
     race_run_ended_ = false;
     race_pending_ = 1;
-    initiate_run(exec_->impl, std::move(p), run_handler(race_run_done{shared_from_this()}), &ticket_);
+    initiate_run(exec_->impl, std::move(p), run_handler(race_run_done{shared_from_this()}), &ticket_,
+                 &run_final_);
     if (is_unset(ticket_)) return;  // refused by the job: its handler ends the attempt, no timer
     try {
       timer_->expires_after(cfg().timeout);
@@ -525,6 +538,12 @@ class start_op : public std::enable_shared_from_this<start_op> {
       return finish(nullptr, start_end::succeeded);
     }
     if (stopped) {
+      if (run_final_ == state::failed) {
+        // The attempt had failed on its own before the stop reached its run (a run the stop
+        // cancelled ends `canceled`): a failed attempt, counted in retries; no further one runs.
+        record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, std::move(e), took}, true);
+        return finish(error_ptr(errc::canceled), start_end::canceled);
+      }
       // Ended by stop() or the caller's cancellation: not a failed attempt. The body's own
       // exception, if any, stays in job.error().
       record({attempt_outcome::canceled, std::move(e), took}, false);
@@ -542,9 +561,12 @@ class start_op : public std::enable_shared_from_this<start_op> {
     } catch (...) {
       return finish(std::current_exception(), start_end::failed);
     }
-    JOBS_EXEC_LOG(info, exec_->job.id())
-        << "job " << exec_->job.id() << " attempt " << attempt_no_ << " of " << cfg().attempts << " failed ("
-        << describe(e) << "), retrying in " << human(delay);
+    try {
+      JOBS_LOG(user_logger_of(*exec_->impl), info, exec_->job.id(),
+               "job " << exec_->job.id() << " attempt " << attempt_no_ << " of " << cfg().attempts
+                      << " failed (" << describe(e) << "), retrying in " << human(delay));
+    } catch (...) {
+    }
     if (delay <= nanoseconds::zero()) return attempt();
 
     std::unique_lock lk(mu_);
@@ -615,12 +637,24 @@ class start_op : public std::enable_shared_from_this<start_op> {
     completed_ = true;
     using call = completion_call<start_handler, std::exception_ptr>;
     call c{std::move(handler_), std::move(work_), std::tuple<std::exception_ptr>(std::move(e))};
-    if (initiating_.load(std::memory_order_relaxed)) {
-      // Still inside async_start (a failure to launch the first attempt): never complete inside
-      // the initiating call. Posted through the system executor, from which it is dispatched to
-      // the handler's own executor: the job's execution context may be the very thing that has
-      // shut down (a handler posted there would be dropped, its work count never released).
-      asio::post(asio::system_executor(), std::move(c));
+    if (initiating_.load(std::memory_order_acquire)) {
+      // Possibly still inside async_start (a first attempt that could not launch, or one that
+      // ended on another thread before async_start returned): never complete inside the
+      // initiating call. Posted through the job's executor, from which it is dispatched to the
+      // handler's own (an any_completion_executor cannot be posted to: it has no
+      // blocking.never). Never through asio::system_executor.
+      //
+      // Once the job's context has shut down (the usual reason a first attempt cannot launch),
+      // a post there would hold the handler, and the work it counts on the handler's own
+      // executor, until that context is destroyed. The call is then executed on the handler's
+      // executor directly: Asio's executors run it inline only on a thread already running
+      // them, and queue it otherwise (a handler bound to that very context is dropped with it).
+      if (is_attached(*exec_->impl)) {
+        asio::post(exec_->job.get_executor(), std::move(c));
+      } else {
+        auto ex = c.get_executor();
+        asio::execution::execute(asio::prefer(ex, asio::execution::relationship.fork), std::move(c));
+      }
     } else {
       // From the completion of one of our own operations: dispatch, as Asio's composed
       // operations do at their end (inline when already on the handler's executor).
@@ -638,6 +672,9 @@ class start_op : public std::enable_shared_from_this<start_op> {
   unsigned attempt_no_ = 0;
   steady_clock::time_point attempt_started_{};
   bool timed_out_ = false;  // written by the timer's completion (under mu_), read after the race
+  // The attempt's run's final state, written by the job when the run ends, before the run's
+  // handler is posted (created: the job refused the run or it never ended).
+  state run_final_ = state::created;
   bool refused_ = false;
   bool completed_ = false;
 
@@ -694,6 +731,7 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
       op = std::make_shared<start_op>(s, std::move(params), std::move(h), std::move(work));
       s->in_progress = true;
       s->active = op.get();
+      s->active_id = ++s->admissions;
       s->current = op;
       op->saved_retries = std::exchange(s->retries, 0);
       op->saved_attempts = std::exchange(s->attempts, {});
@@ -705,7 +743,8 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
       refusal = std::make_exception_ptr(
           error(errc::cooldown, "job is still in cooldown, " + human(cooldown_left) + " left"));
     }
-    JOBS_EXEC_LOG(debug, s->job.id()) << "job " << s->job.id() << " start refused: " << describe(refusal);
+    JOBS_LOG(user_logger_of(*s->impl), debug, s->job.id(),
+             "job " << s->job.id() << " start refused: " << describe(refusal));
     // Refused: nothing changed; the refusal goes through the handler like any other outcome,
     // never inside this call.
     asio::post(s->job.get_executor(),
@@ -754,6 +793,7 @@ nanoseconds saturate_ns(long double ns, const char* what) {
 }
 
 retry_option make_retry(int attempts, long double delay_ns) {
+  if (attempts <= 0) return {attempts, nanoseconds::zero()};  // ignored whatever the delay (API.md)
   const nanoseconds d = saturate_ns(delay_ns, "jobs::with_retry: the delay");
   if (d < nanoseconds::zero()) throw std::invalid_argument("jobs::with_retry: the delay is negative");
   return {attempts, d};
@@ -813,36 +853,27 @@ void executor::stop(bool wait) {
     throw std::logic_error(
         "jobs::executor::stop(true) called from the job's own strand or from a callback of a start "
         "(on_complete, on_retry, retry_if): it would deadlock; use async_stop");
-  if (!wait) {
-    // As async_stop, without waiting (see detail::initiate_stop).
-    std::shared_ptr<detail::start_op> op;
-    {
-      std::lock_guard lk(s.mu);
-      op = s.current.lock();
-      if (op) op->mark_stopped();
-      s.job.cancel();  // the job's current run, whoever started it
-    }
-    if (op) op->request_stop(true);
-    return;
-  }
-  // async_stop, its completion on the system executor (the job's executor may have no thread
-  // left to run it but this one's caller): waits for exactly what the stop stopped.
+  // As async_stop (see detail::initiate_stop), then, with `wait`, blocks for exactly what it
+  // stopped: the start in progress at the call (by its admission number) and the job's run
+  // pending at the call. A start abandoned with its execution context releases both.
+  std::shared_ptr<detail::start_op> op;
+  std::uint64_t start = 0, run = 0;
   {
-    // Nothing to stop: returns at once, without the job's execution context (which may be gone).
     std::lock_guard lk(s.mu);
-    if (!s.in_progress && !s.job.is_executing()) return;
+    op = s.current.lock();
+    if (op) op->mark_stopped();
+    start = s.active_id;
+    if (wait) run = detail::run_generation(*s.impl);
+    s.job.cancel();  // the job's current run, whoever started it
   }
-  // A handler dropped with a destroyed execution context destroys the promise: get() then
-  // throws broken_promise, and stop(true) returns (there is nothing left to wait for).
-  auto done = std::make_shared<std::promise<void>>();
-  auto f = done->get_future();
-  detail::initiate_stop(state_, detail::stop_handler(asio::bind_executor(asio::system_executor(),
-                                                                         [done] { done->set_value(); })));
-  done.reset();
-  try {
-    f.get();
-  } catch (const std::future_error&) {
+  if (op) op->request_stop(true);
+  op.reset();  // not kept alive while waiting: an abandoned start must be able to go
+  if (!wait) return;
+  if (start != 0) {
+    std::unique_lock lk(s.mu);
+    s.cv.wait(lk, [&] { return s.active_id != start; });
   }
+  detail::wait_for_run(*s.impl, run);
 }
 
 executor_stats executor::stats() const {

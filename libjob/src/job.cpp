@@ -9,7 +9,8 @@
 //   finish() — the co_spawn completion, on the strand: lifecycle::on_end, wake blocking waiters,
 //              post every asynchronous waiter's handler to its own executor.
 #include "job_impl.hpp"
-#include "log.hpp"
+
+#include <jobs/detail/log.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -74,23 +75,39 @@ bool is_cancellation_code(const boost::system::error_code& ec) noexcept {
   return ec == boost::system::error_code(asio::error::operation_aborted);
 }
 
-// Did the body throw the cancellation itself?
-bool threw_cancellation(const std::exception_ptr& e) noexcept {
+// Is `e` an Asio system_error of exactly the library's own types (boost::system::system_error,
+// as Asio throws it wrapped by boost::throw_exception)? Then its what() is Boost's, not user
+// code, and may be called under the job's mutex. Sets `code` to its error code.
+bool is_boost_system_error(const std::exception_ptr& e, boost::system::error_code& code) noexcept {
 #if defined(__GLIBCXX__)
-  // Fast path, no rethrow (a rethrow costs microseconds and cancellation is the common case of
-  // a canceled run): libstdc++'s exception_ptr is one pointer to the thrown object, and
-  // __cxa_exception_type() names its dynamic type. Asio throws system_error wrapped by
-  // boost::throw_exception.
   static_assert(sizeof(std::exception_ptr) == sizeof(void*));
   if (const std::type_info* t = e.__cxa_exception_type()) {
     void* object = nullptr;
     std::memcpy(&object, &e, sizeof object);
     using wrapped = boost::wrapexcept<boost::system::system_error>;
-    if (*t == typeid(wrapped)) return is_cancellation_code(static_cast<const wrapped*>(object)->code());
-    if (*t == typeid(boost::system::system_error))
-      return is_cancellation_code(static_cast<const boost::system::system_error*>(object)->code());
+    if (*t == typeid(wrapped)) {
+      code = static_cast<const wrapped*>(object)->code();
+      return true;
+    }
+    if (*t == typeid(boost::system::system_error)) {
+      code = static_cast<const boost::system::system_error*>(object)->code();
+      return true;
+    }
   }
+#else
+  (void)e;
+  (void)code;
 #endif
+  return false;
+}
+
+// Did the body throw the cancellation itself?
+bool threw_cancellation(const std::exception_ptr& e) noexcept {
+  // Fast path, no rethrow (a rethrow costs microseconds and cancellation is the common case of
+  // a canceled run): libstdc++'s exception_ptr is one pointer to the thrown object, and
+  // __cxa_exception_type() names its dynamic type.
+  boost::system::error_code code;
+  if (is_boost_system_error(e, code)) return is_cancellation_code(code);
   try {
     std::rethrow_exception(e);
   } catch (const boost::system::system_error& se) {
@@ -100,23 +117,17 @@ bool threw_cancellation(const std::exception_ptr& e) noexcept {
   }
 }
 
-// The text of a finished run's error for the log: the library's own errors by their kind, each
-// described once (a rethrow per canceled run otherwise: its end record passes an info filter),
-// the body's exception by its what().
-std::string run_error_text(run_error kind, const std::exception_ptr& e) {
+// The what() of the library's own run errors, described once (a rethrow per canceled run
+// otherwise). Made by the first job's constructor, where a failure can throw.
+const std::string& library_error_text(run_error kind) {
+  static const std::string none;
+  static const std::string canceled = describe(error_ptr(errc::canceled));
+  static const std::string timeout = describe(error_ptr(errc::timeout));
   switch (kind) {
-    case run_error::none: return {};
-    case run_error::canceled: {
-      static const std::string text = describe(error_ptr(errc::canceled));  // one rethrow, once
-      return text;
-    }
-    case run_error::timeout: {
-      static const std::string text = describe(error_ptr(errc::timeout));
-      return text;
-    }
-    case run_error::body: break;
+    case run_error::canceled: return canceled;
+    case run_error::timeout: return timeout;
+    default: return none;
   }
-  return describe(e);
 }
 
 // A duration for people: "850ns", "12.3us", "4.56ms", "1.234s", "2m5.0s".
@@ -189,6 +200,18 @@ void post_completion(const asio::any_io_executor& via, Handler h, asio::any_comp
   }
   asio::post(via, completion_call<Handler, Args...>{std::move(h), std::move(work),
                                                     std::tuple<Args...>(std::move(args)...)});
+}
+
+// post_completion for the paths that must not throw (the end of a run, cancel() once it has
+// changed the job): out of memory, the handler is destroyed unrun (with its work count), as Asio
+// drops a handler it cannot queue.
+template <class Handler, class... Args>
+void post_completion_nothrow(const asio::any_io_executor& via, Handler h, asio::any_completion_executor work,
+                             Args... args) noexcept {
+  try {
+    post_completion(via, std::move(h), std::move(work), std::move(args)...);
+  } catch (...) {
+  }
 }
 
 // Installed in an async_run caller's slot: terminal or partial cancellation cancels the run
@@ -344,10 +367,21 @@ bool running_in(const asio::any_io_executor& strand) noexcept {
 
 }  // namespace
 
-jobs::logger& library_logger() {
+std::atomic<int> library_log_threshold{-1};
+
+thread_logger_t& thread_logger() {
+  thread_local thread_logger_t lg(boost::log::keywords::channel = "jobs");
+  return lg;
+}
+
+namespace {
+// The context's logger when making the job's own one failed (std::bad_alloc): made by the first
+// job's constructor, where a failure can throw.
+jobs::logger& fallback_logger() {
   static jobs::logger lg(boost::log::keywords::channel = "jobs");
   return lg;
 }
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 
@@ -360,7 +394,9 @@ job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config co
       created(system_clock::now()),
       user_logger(config.logger ? std::make_unique<jobs::logger>(std::move(*config.logger)) : nullptr),
       registry_(&asio::use_service<job_registry>(asio::query(ex, asio::execution::context))) {
-  (void)library_logger();  // made now, where a failure can throw: the noexcept paths use it
+  // Made now, where a failure can throw: the noexcept paths use them.
+  (void)fallback_logger();
+  (void)library_error_text(run_error::none);
   registry_->add(this);
 }
 
@@ -388,12 +424,13 @@ job_impl::~job_impl() {
   }
 }
 
-bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
+bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* final_out) {
   // Everything that can fail is done before the state changes: a failed start leaves the job
   // exactly as it was.
   auto rs = std::make_shared<run_state>();
   rs->job = shared_from_this();
   rs->params = std::move(params);
+  rs->final_out = final_out;
   asio::cancellation_slot caller_slot;
   if (h) {
     rs->handler_work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
@@ -419,14 +456,19 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
     double progress;
     std::any result;
     std::exception_ptr error;
+    run_error error_kind;
+    std::string body_error_text;
     system_clock::time_point started, ended;
     steady_clock::time_point started_steady;
-  } old{st, progress, std::move(result), std::move(error), started, ended, started_steady};
+  } old{st,      progress, std::move(result), std::move(error), error_kind, std::move(body_error_text),
+        started, ended,    started_steady};
 
   st = state::running;
   progress = -1;
   result.reset();
   error = nullptr;
+  error_kind = run_error::none;
+  body_error_text.clear();
   ended = {};
   started = system_clock::now();
   started_steady = steady_clock::now();
@@ -446,6 +488,8 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
     progress = old.progress;
     result = std::move(old.result);
     error = std::move(old.error);
+    error_kind = old.error_kind;
+    body_error_text = std::move(old.body_error_text);
     started = old.started;
     ended = old.ended;
     started_steady = old.started_steady;
@@ -465,15 +509,12 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket) {
   } catch (...) {
   }
   lk.unlock();
-  try {
-    deliver(batch);
-  } catch (...) {
-  }
+  deliver(batch);
 
   // The run has started: a record that cannot be logged (bad_alloc) must not make run() report
   // a failure, or throw out of async_run after its handler was taken.
   try {
-    JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " started (run " << rs->generation << ")";
+    JOBS_LOG(lifecycle_logger(), debug, id, "job " << id << " started (run " << rs->generation << ")");
   } catch (...) {
   }
   return true;
@@ -487,60 +528,81 @@ void job_impl::launch(const std::shared_ptr<run_state>& rs) {
 }
 
 bool job_impl::cancel_current(cancel_reason why) {
-  std::shared_ptr<run_state> rs;
-  watch_batch batch;
-  {
-    std::lock_guard lk(mu);
-    if (!on_cancel(st)) return false;
-    rs = current.lock();
-    if (!rs) return false;
-    st = state::canceling;
-    rs->reason.store(why, std::memory_order_relaxed);
-    changed_locked(batch);
-  }
-  deliver(batch);
-  emit_cancellation(std::move(rs));
-  return true;
+  std::unique_lock lk(mu);
+  if (!on_cancel(st)) return false;
+  auto rs = current.lock();
+  if (!rs) return false;
+  return cancel_locked(lk, std::move(rs), why);
 }
 
 bool job_impl::cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why) {
-  watch_batch batch;
-  {
-    std::lock_guard lk(mu);
-    if (rs->ended || rs->generation != generation || !on_cancel(st)) return false;
-    st = state::canceling;
-    rs->reason.store(why, std::memory_order_relaxed);
-    changed_locked(batch);
+  std::unique_lock lk(mu);
+  if (rs->ended || rs->generation != generation || !on_cancel(st)) return false;
+  return cancel_locked(lk, rs, why);
+}
+
+bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs,
+                             cancel_reason why) {
+  // The reason first, so that context::is_canceled() is true by the time the body sees the emit.
+  // Then the emit, the one step that can fail (its post allocates): if it throws, the reason is
+  // taken back and the job is exactly as it was. Only then does the state change; nothing after
+  // that throws.
+  //
+  // The signal is touched only on the strand, and the emit is posted (never dispatched): it
+  // queues behind the launch that start() posted, so the body's slot is connected by then. The
+  // post runs nothing inline, so holding mu here is safe.
+  rs->reason.store(why, std::memory_order_relaxed);
+  try {
+    auto ex = rs->strand_ex;
+    asio::post(ex, [rs] {
+      if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
+    });
+  } catch (...) {
+    rs->reason.store(cancel_reason::none, std::memory_order_relaxed);
+    throw;
   }
+  st = state::canceling;
+  watch_batch batch;
+  try {
+    changed_locked(batch);  // out of memory, the watchers wait for the next change
+  } catch (...) {
+  }
+  lk.unlock();
   deliver(batch);
-  emit_cancellation(rs);
+  try {
+    JOBS_LOG(lifecycle_logger(), debug, id,
+             "job " << id << " cancel requested (" << (why == cancel_reason::timeout ? "timeout" : "canceled")
+                    << ")");
+  } catch (...) {
+  }
   return true;
 }
 
-void job_impl::emit_cancellation(std::shared_ptr<run_state> rs) {
-  JOBS_LOG(lifecycle_logger(), debug, id)
-      << "job " << id << " cancel requested ("
-      << (rs->reason.load(std::memory_order_relaxed) == cancel_reason::timeout ? "timeout" : "canceled")
-      << ")";
-  // The signal is touched only on the strand, and the emit is posted (never dispatched): it
-  // queues behind the launch that start() posted, so the body's slot is connected by then.
-  // context::is_canceled() is already true; the body's pending await completes with
-  // operation_aborted once the emit runs.
-  auto ex = rs->strand_ex;
-  asio::post(ex, [rs = std::move(rs)] {
-    if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
-  });
-}
-
-void job_impl::finish(run_state& rs, std::exception_ptr e) {
-  // On the strand: the co_spawn completion.
+void job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
+  // On the strand: the co_spawn completion. Nothing here may throw (it would leave
+  // io_context::run() and lose the waiters): every step that can fail (std::bad_alloc) is on its
+  // own, and the waiters are released first.
   rs.ended_on_strand = true;
+
+  // The body's what() is user code: taken here, before the mutex. Not for Asio's own
+  // system_error (the cancellation itself, the common case of a canceled run): its what() is
+  // Boost's, safe under the mutex, and needed only when it is the run's error after all.
+  std::string text;
+  boost::system::error_code ignored;
+  const bool library_type = e && is_boost_system_error(e, ignored);
+  if (e && !library_type) {
+    try {
+      text = describe(e);
+    } catch (...) {  // (std::bad_alloc) stats().error stays empty
+    }
+  }
+
   std::exception_ptr run_error_ptr;
   std::list<pending_wait> woken;
   watch_batch batch;
   state final;
-  run_error kind;
   std::chrono::nanoseconds took;
+  std::string log_text;
   {
     std::lock_guard lk(mu);
     const cancel_reason why = rs.reason.load(std::memory_order_relaxed);
@@ -549,7 +611,6 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
       how = (why != cancel_reason::none && threw_cancellation(e)) ? body_end::threw_cancellation
                                                                   : body_end::threw_other;
     const run_outcome out = on_end(why, how);
-    kind = out.error;
     switch (out.error) {
       case run_error::none: break;
       case run_error::body: run_error_ptr = e; break;
@@ -558,37 +619,82 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) {
     }
     rs.ended = true;
     st = final = out.final;
+    if (rs.final_out) *rs.final_out = final;
     error = run_error_ptr;
+    error_kind = out.error;
+    if (out.error == run_error::body) {
+      if (library_type) {
+        try {
+          text = describe(e);  // Boost's what(): no user code under the mutex
+        } catch (...) {
+        }
+      }
+      body_error_text = std::move(text);
+    }
+    // The error's text for the end record, copied only if a record will be opened (the job's
+    // text may change as soon as the mutex is released, by the next run).
+    if (final != state::succeeded &&
+        (user_logger || library_log_on(final == state::canceled ? boost::log::trivial::info
+                                                                : boost::log::trivial::warning))) {
+      try {
+        log_text = error_text_locked();
+      } catch (...) {
+      }
+    }
     // One clock read (~45 ns on a VM's vDSO): ended_at is started_at plus the steady duration,
     // so that ended_at - started_at == execution_time() even if the wall clock was set meanwhile.
     last_execution = took = steady_clock::now() - started_steady;
     ended = started + std::chrono::duration_cast<system_clock::duration>(took);
     ++finished;
     current.reset();
-    changed_locked(batch);
-    if (terminal_log) {
-      // Kept so that a watcher re-arming late still sees this run's end (see async_watch).
-      if (terminal_log->size() == terminal_log_size) terminal_log->pop_front();
-      terminal_log->emplace_back();
-      fill_locked(terminal_log->back());
-    }
+    // The waiters first: nothing above can fail, so they are always released.
     woken.swap(waits);
     if (blocked) cv.notify_all();
+    // Then the watchers, whose snapshots allocate. Out of memory, changed_locked leaves a
+    // watcher queued and intact: it is tried once more, then waits for the next change (or the
+    // job's destruction, which completes it with operation_aborted).
+    try {
+      changed_locked(batch);
+    } catch (...) {
+      try {
+        changed_locked(batch);  // (the version moves on once more: harmless)
+      } catch (...) {
+      }
+    }
+    if (terminal_log) {
+      // Kept so that a watcher re-arming late still sees this run's end (see async_watch). Out
+      // of memory, the floor moves past this end: a late watcher then gets the current snapshot.
+      try {
+        jobs::stats snap;
+        fill_locked(snap);
+        if (terminal_log->size() == terminal_log_size) {
+          terminal_floor = terminal_log->front().version;
+          terminal_log->pop_front();
+        }
+        terminal_log->push_back(std::move(snap));
+      } catch (...) {
+        terminal_floor = version;
+      }
+    }
   }
-  // A success is a lifecycle record (debug); a run that did not succeed — failed or cancelled —
-  // is a warning (API.md, "Logging"). Its duration is written for people.
-  if (final == state::succeeded) {
-    JOBS_LOG(lifecycle_logger(), debug, id) << "job " << id << " succeeded in " << human(took);
-  } else if (final == state::canceled) {
-    JOBS_LOG(lifecycle_logger(), warning, id)
-        << "job " << id << " canceled after " << human(took) << ": " << run_error_text(kind, run_error_ptr);
-  } else {
-    JOBS_LOG(lifecycle_logger(), warning, id)
-        << "job " << id << " failed after " << human(took) << ": " << run_error_text(kind, run_error_ptr);
+  // A success is a lifecycle record (debug); a cancellation was asked for (info); a failure,
+  // a timeout included, is a warning (API.md, "Library logging"). Durations are written for people.
+  try {
+    if (final == state::succeeded) {
+      JOBS_LOG(lifecycle_logger(), debug, id, "job " << id << " succeeded in " << human(took));
+    } else if (final == state::canceled) {
+      JOBS_LOG(lifecycle_logger(), info, id,
+               "job " << id << " canceled after " << human(took) << ": " << log_text);
+    } else {
+      JOBS_LOG(lifecycle_logger(), warning, id,
+               "job " << id << " failed after " << human(took) << ": " << log_text);
+    }
+  } catch (...) {
   }
-  if (rs.handler) post_completion(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
+  if (rs.handler)
+    post_completion_nothrow(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
   for (auto& w : woken)
-    post_completion(ex, std::move(w.handler), std::move(w.work), boost::system::error_code{});
+    post_completion_nothrow(ex, std::move(w.handler), std::move(w.work), boost::system::error_code{});
   deliver(batch);
 }
 
@@ -606,6 +712,7 @@ void job_impl::abandon(run_state& rs) noexcept {
       const run_outcome out = on_end(rs.reason.load(std::memory_order_relaxed), body_end::abandoned);
       st = out.final;
       error = error_ptr(errc::canceled);
+      error_kind = run_error::canceled;
       ended = system_clock::now();
       last_execution = steady_clock::now() - started_steady;
       ++finished;
@@ -676,8 +783,6 @@ void job_impl::cancel_wait(std::uint64_t key) {
                     boost::system::error_code(asio::error::operation_aborted));
 }
 
-jobs::logger& job_impl::lifecycle_logger() noexcept { return user_logger ? *user_logger : library_logger(); }
-
 jobs::logger& job_impl::context_logger() noexcept {
   // Made on first use (most bodies never log), then read without a lock. Not std::call_once:
   // libstdc++'s call_once on pthread_once never returns again after its callable has thrown
@@ -695,7 +800,7 @@ jobs::logger& job_impl::context_logger() noexcept {
       context_logger_ = std::move(lg);
       context_logger_ptr_.store(context_logger_.get(), std::memory_order_release);
     } catch (...) {
-      return lifecycle_logger();
+      return user_logger ? *user_logger : fallback_logger();
     }
   }
   return *context_logger_;
@@ -710,25 +815,17 @@ void job_impl::fill_locked(jobs::stats& s) const {
   s.execution_time =
       is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
   s.version = version;
-  s.error = describe(error);
+  s.error = error_text_locked();
+}
+
+const std::string& job_impl::error_text_locked() const noexcept {
+  return error_kind == run_error::body ? body_error_text : library_error_text(error_kind);
 }
 
 jobs::stats job_impl::snapshot() const {
   jobs::stats s;
-  s.id = id;
-  s.labels = labels;
-  std::exception_ptr e;
-  {
-    std::lock_guard lk(mu);
-    s.state = st;
-    s.progress = progress;
-    s.started_at = started;
-    s.execution_time =
-        is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
-    s.version = version;
-    e = error;
-  }
-  s.error = describe(e);  // outside the lock: it rethrows
+  std::lock_guard lk(mu);
+  fill_locked(s);
   return s;
 }
 
@@ -752,10 +849,10 @@ void job_impl::changed_locked(watch_batch& out) {
   }
 }
 
-void job_impl::deliver(watch_batch& b) {
+void job_impl::deliver(watch_batch& b) noexcept {
   for (auto& r : b)
-    post_completion(ex, std::move(r.watch.handler), std::move(r.watch.work), boost::system::error_code{},
-                    std::move(r.snapshot));
+    post_completion_nothrow(ex, std::move(r.watch.handler), std::move(r.watch.work),
+                            boost::system::error_code{}, std::move(r.snapshot));
   b.clear();
 }
 
@@ -766,13 +863,20 @@ void job_impl::async_watch(std::uint64_t after, watch_handler h) {
   {
     std::unique_lock lk(mu);
     check_attached_locked();
-    if (!terminal_log) terminal_log = std::make_unique<std::deque<jobs::stats>>();
+    if (!terminal_log) {
+      terminal_log = std::make_unique<std::deque<jobs::stats>>();
+      terminal_floor = version;  // no end after this one is missing from the log
+    }
     // An unseen end of a run first, oldest first, so that none is missed; else the latest state.
+    // Version 0, or one older than the log's floor (ends may have been dropped since), gets the
+    // current snapshot: never an older run's end, which would read as the job's state now.
     const jobs::stats* unseen = nullptr;
-    for (const auto& t : *terminal_log) {
-      if (t.version > after) {
-        unseen = &t;
-        break;
+    if (after != 0 && after >= terminal_floor) {
+      for (const auto& t : *terminal_log) {
+        if (t.version > after) {
+          unseen = &t;
+          break;
+        }
       }
     }
     if (unseen) {
@@ -840,8 +944,25 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
   checked(j).start(std::move(params), std::move(h), nullptr);
 }
 
-void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket) {
-  checked(j).start(std::move(params), std::move(h), ticket);
+void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket,
+                  state* final_out) {
+  checked(j).start(std::move(params), std::move(h), ticket, final_out);
+}
+
+jobs::logger* user_logger_of(const job_impl& j) noexcept { return j.lifecycle_logger(); }
+
+std::uint64_t run_generation(const job_impl& j) {
+  std::lock_guard lk(j.mu);
+  return is_pending(j.st) ? j.generation : 0;
+}
+
+void wait_for_run(job_impl& m, std::uint64_t generation) {
+  if (generation == 0) return;
+  std::unique_lock lk(m.mu);
+  if (m.finished >= generation) return;
+  ++m.blocked;
+  m.cv.wait(lk, [&] { return m.finished >= generation; });
+  --m.blocked;
 }
 
 void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) {
@@ -861,6 +982,11 @@ asio::any_io_executor strand_of(const job_impl& j) {
   std::lock_guard lk(j.mu);
   j.check_attached_locked();
   return j.strand_ex;
+}
+
+bool is_attached(const job_impl& j) noexcept {
+  std::lock_guard lk(j.mu);
+  return static_cast<bool>(j.strand_ex);
 }
 
 bool on_job_strand(const job_impl& j) noexcept {
@@ -883,6 +1009,16 @@ void apply(job_config& c, logger_option o) { c.logger.emplace(std::move(o.logger
 }  // namespace detail
 
 // ---- job -------------------------------------------------------------------------------------
+
+void set_log_level(std::optional<boost::log::trivial::severity_level> level) noexcept {
+  detail::library_log_threshold.store(level ? static_cast<int>(*level) : -1, std::memory_order_relaxed);
+}
+
+std::optional<boost::log::trivial::severity_level> log_level() noexcept {
+  const int t = detail::library_log_threshold.load(std::memory_order_relaxed);
+  if (t < 0) return std::nullopt;
+  return static_cast<boost::log::trivial::severity_level>(t);
+}
 
 body wrap(std::function<asio::awaitable<void>()> fn) {
   if (!fn) throw std::invalid_argument("jobs::wrap: the function is empty");

@@ -56,8 +56,9 @@ struct run_state {
   asio::any_io_executor strand_ex;                         // the job's strand, for this run
   std::atomic<bool> posted{false};                         // the launch is queued on the strand
   std::atomic<bool> launched{false};                       // the coroutine exists (co_spawn returned)
-  bool ended = false;                                      // guarded by job->mu
-  bool ended_on_strand = false;                            // strand only: no more emits into `signal`
+  state* final_out = nullptr;    // where finish() writes the run's final state (the executor's)
+  bool ended = false;            // guarded by job->mu
+  bool ended_on_strand = false;  // strand only: no more emits into `signal`
   // The body's cancellation signal. Not thread-safe: touched only on the job's strand, except
   // in start(), where co_spawn connects it before the coroutine can run.
   asio::cancellation_signal signal;
@@ -72,11 +73,11 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   job_impl(const job_impl&) = delete;
   job_impl& operator=(const job_impl&) = delete;
 
-  bool start(std::any params, run_handler h, run_ticket* ticket);
+  bool start(std::any params, run_handler h, run_ticket* ticket, state* final_out = nullptr);
   void launch(const std::shared_ptr<run_state>& rs);
   bool cancel_current(cancel_reason why);
   bool cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why);
-  void finish(run_state& rs, std::exception_ptr e);
+  void finish(run_state& rs, std::exception_ptr e) noexcept;
   void abandon(run_state& rs) noexcept;
   void wait();
   void async_wait(wait_handler h);
@@ -85,8 +86,11 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void cancel_watch(std::uint64_t key);
   /// Under mu: the version moves on; the watchers this satisfies move to `out`.
   void changed_locked(watch_batch& out);
-  /// Completes the watchers in `b` (without the mutex).
-  void deliver(watch_batch& b);
+  /// Completes the watchers in `b` (without the mutex). Never throws: a watcher whose completion
+  /// cannot be posted (std::bad_alloc) is destroyed unrun, as Asio drops a handler it cannot queue.
+  void deliver(watch_batch& b) noexcept;
+  /// Under mu: what() of the current error ("" if none), taken when the run ended.
+  const std::string& error_text_locked() const noexcept;
   /// Under mu: a snapshot of the mutable part (id and labels included).
   void fill_locked(jobs::stats& s) const;
   /// The execution context is shutting down: hands over every pending async waiter and watcher
@@ -96,9 +100,9 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void check_attached_locked() const;
   jobs::logger& context_logger() noexcept;
   jobs::stats snapshot() const;
-  /// Where the library's own records about this job go: the job's logger if it was given
-  /// one, else the library's.
-  jobs::logger& lifecycle_logger() noexcept;
+  /// The job's own logger (with_logger), or null: then the library's records about this job go
+  /// to the library's logger, if jobs::set_log_level enabled it.
+  jobs::logger* lifecycle_logger() const noexcept { return user_logger.get(); }
 
   // ---- immutable after construction ----
   const asio::any_io_executor ex;
@@ -125,6 +129,10 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   double progress = -1;
   std::any result;
   std::exception_ptr error;
+  // What error() holds, and for the body's own exception its what(), taken when the run ended
+  // outside the mutex (what() is user code: it must never run under mu).
+  run_error error_kind = run_error::none;
+  std::string body_error_text;
   std::chrono::system_clock::time_point started{}, ended{};
   std::chrono::steady_clock::time_point started_steady{};
   std::chrono::nanoseconds last_execution{0};
@@ -137,6 +145,10 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   // The last runs' terminal snapshots, made by the first async_watch: a std::deque allocates
   // its map and first block (~0.5 KiB for stats) when constructed, and most jobs are never watched.
   std::unique_ptr<std::deque<jobs::stats>> terminal_log;
+  // Every run end with a version above this one is in terminal_log: the version when the log
+  // was made, then that of the last end it dropped. A watcher whose version is older cannot be
+  // shown every end it missed, and gets the current snapshot instead (as for version 0).
+  std::uint64_t terminal_floor = 0;
   std::uint64_t next_wait_key = 0;
   unsigned blocked = 0;  // threads inside wait()
 
@@ -145,7 +157,7 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   job_registry* registry_;
   std::list<job_impl*>::iterator registry_pos_;  // guarded by the registry's mutex
   bool registered_ = false;                      // guarded by the registry's mutex
-  void emit_cancellation(std::shared_ptr<run_state> rs);
+  bool cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs, cancel_reason why);
 
   std::unique_ptr<jobs::logger> context_logger_;            // made under mu by context_logger()
   std::atomic<jobs::logger*> context_logger_ptr_{nullptr};  // context_logger_, once made

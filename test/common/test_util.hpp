@@ -2,6 +2,7 @@
 // and a Boost.Log sink that captures records.
 #pragma once
 
+#include <jobs/context.hpp>
 #include <jobs/error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -211,8 +212,15 @@ class log_capture {
  public:
   using sink_t = boost::log::sinks::synchronous_sink<capture_backend>;
 
-  log_capture() : sink_(boost::make_shared<sink_t>()) { boost::log::core::get()->add_sink(sink_); }
+  /// Captures every record; the library's own records are turned on (from `level` up) while it
+  /// lives, as an application does with jobs::set_log_level.
+  explicit log_capture(std::optional<boost::log::trivial::severity_level> level = boost::log::trivial::trace)
+      : sink_(boost::make_shared<sink_t>()), previous_(jobs::log_level()) {
+    boost::log::core::get()->add_sink(sink_);
+    jobs::set_log_level(level);
+  }
   ~log_capture() {
+    jobs::set_log_level(previous_);
     boost::log::core::get()->remove_sink(sink_);
     sink_->flush();
   }
@@ -231,6 +239,7 @@ class log_capture {
 
  private:
   boost::shared_ptr<sink_t> sink_;
+  std::optional<boost::log::trivial::severity_level> previous_;
 };
 
 }  // namespace jobs_test

@@ -11,6 +11,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
@@ -238,6 +239,40 @@ BOOST_AUTO_TEST_CASE(a_thread_pool_never_sees_it) {
   for (auto& j : all) j.wait();
   for (auto& j : all) BOOST_TEST(j.state() == state::failed);
   pool.join();  // would terminate (or rethrow) had a pool thread seen an exception
+}
+
+BOOST_AUTO_TEST_CASE(a_what_that_reads_the_job_runs_outside_its_mutex) {
+  // what() is user code: the job takes the text of the body's exception once, without its
+  // mutex held, so that a what() that reads the job (here its state and progress) cannot
+  // deadlock, neither at the run's end nor while a watcher is handed a snapshot.
+  struct reads_the_job : std::exception {
+    const jobs::job* j;
+    explicit reads_the_job(const jobs::job* jj) : j(jj) {}
+    const char* what() const noexcept override {
+      (void)j->state();
+      (void)j->progress();
+      return "what() read the job";
+    }
+  };
+  asio::io_context io;
+  std::optional<jobs::job> self;
+  self.emplace(io, "what-reads", [&](jobs::context&) -> asio::awaitable<void> {
+    throw reads_the_job(&*self);
+    co_return;
+  });
+  jobs::stats seen;
+  int calls = 0;
+  self->async_watch(self->stats().version + 1, [&](boost::system::error_code, jobs::stats s) {
+    ++calls;
+    seen = std::move(s);
+  });  // armed past the run's start: completes with the run's end
+  BOOST_TEST(self->run());
+  io.run();
+  BOOST_TEST(self->state() == state::failed);
+  BOOST_TEST(self->stats().error == "what() read the job");
+  BOOST_TEST_REQUIRE(calls == 1);
+  BOOST_TEST(seen.state == state::failed);
+  BOOST_TEST(seen.error == "what() read the job");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -185,4 +185,67 @@ BOOST_AUTO_TEST_CASE(cancelling_a_watch_cancels_only_the_watch) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(version_zero_gets_the_current_state_never_an_old_runs_end) {
+  // The repro of the review: once watched, the job keeps its run ends; a later watch from 0 must
+  // still see the job as it is (running), not the end of an earlier run.
+  asio::io_context io;
+  jobs::job j(io, "stale", [](jobs::context& ctx) -> asio::awaitable<void> {
+    asio::steady_timer t(ctx.get_executor(), 50ms);
+    co_await t.async_wait(asio::use_awaitable);
+  });
+  std::optional<jobs::stats> late;
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        (void)co_await j.async_watch(0);  // from here on the job keeps its run ends
+        co_await j.async_run();
+        co_await j.async_run();
+        BOOST_TEST(j.run());
+        late = co_await j.async_watch(0);
+        // The README's loop, from 0: it must follow the third run to its end, not stop at once.
+        std::vector<jobs::stats> seen;
+        for (std::uint64_t v = 0;;) {
+          auto s = co_await j.async_watch(v);
+          v = s.version;
+          seen.push_back(s);
+          if (jobs::is_done(s.state)) break;
+        }
+        BOOST_TEST(seen.front().state == state::running);
+        BOOST_TEST(seen.back().state == state::succeeded);
+        done = true;
+      },
+      asio::detached);
+  io.run();
+  BOOST_TEST(done);
+  BOOST_TEST_REQUIRE(late.has_value());
+  BOOST_TEST(late->state == state::running);
+}
+
+BOOST_AUTO_TEST_CASE(a_version_older_than_the_kept_run_ends_gets_the_current_state) {
+  // 64 run ends are kept; a watcher 70 runs behind cannot be shown each one it missed, so it
+  // gets the job as it is now, not the oldest end still kept.
+  asio::io_context io;
+  jobs::job j(io, "behind", [](jobs::context&) -> asio::awaitable<void> { co_return; });
+  watch_result first;
+  j.async_watch(0, first.handler());
+  io.poll();
+  BOOST_TEST_REQUIRE(first.calls == 1);
+  const std::uint64_t v = first.snap.version;
+  for (int i = 0; i < 70; ++i) {
+    BOOST_TEST(j.run());
+    io.restart();
+    io.run();
+  }
+  BOOST_TEST(j.run());  // running now
+  const std::uint64_t now = j.stats().version;
+  watch_result r;
+  j.async_watch(v, r.handler());  // the snapshot is taken here
+  io.restart();
+  io.run();
+  BOOST_TEST_REQUIRE(r.calls == 1);
+  BOOST_TEST(r.snap.state == state::running);
+  BOOST_TEST(r.snap.version == now);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -177,13 +177,18 @@ BOOST_AUTO_TEST_CASE(stop_and_admission_are_consistent) {
   auto backend = boost::make_shared<hold_backend>();
   backend->second_started = started.get();
   auto sink = boost::make_shared<boost::log::sinks::synchronous_sink<hold_backend>>(backend);
-  // The hold needs the job's debug record: no global filter (another test's) may drop it.
+  // The hold needs the job's debug record: the library's records on (they are off by default),
+  // and no global filter (another test's) may drop it.
   boost::log::core::get()->reset_filter();
   boost::log::core::get()->set_logging_enabled(true);
   boost::log::core::get()->add_sink(sink);
+  jobs::set_log_level(boost::log::trivial::debug);
   struct remove_sink {
     decltype(sink)& s;
-    ~remove_sink() { boost::log::core::get()->remove_sink(s); }
+    ~remove_sink() {
+      jobs::set_log_level(std::nullopt);
+      boost::log::core::get()->remove_sink(s);
+    }
   } cleanup{sink};
 
   asio::thread_pool pool(2);

@@ -10,6 +10,7 @@
 
 #include <any>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace jobs {
@@ -18,6 +19,15 @@ namespace jobs {
 /// It carries an attribute "Job" whose value is the job id (std::string).
 using logger =
     boost::log::sources::severity_channel_logger_mt<boost::log::trivial::severity_level, std::string>;
+
+/// The library's own records (a run's start and end at debug, a cancellation at info, a failure
+/// or a timeout at warning) are off by default: an application that never configures Boost.Log
+/// sees nothing. `set_log_level(level)` turns them on for every job, from `level` up, through a
+/// library logger on channel "jobs"; `set_log_level(std::nullopt)` turns them off again. A job
+/// given with_logger(l) always sends its records through `l` instead. Thread-safe.
+void set_log_level(std::optional<boost::log::trivial::severity_level> level) noexcept;
+/// The threshold set by set_log_level (nullopt: off).
+std::optional<boost::log::trivial::severity_level> log_level() noexcept;
 
 namespace detail {
 struct run_state;

@@ -1,5 +1,5 @@
 // jobs/detail/job_access.hpp — the internal interface between jobs::job and the layers built on
-// it (the executor). Not part of the public API.
+// it (the executor). Not part of the public API, and not installed (internal/).
 #pragma once
 
 #include <jobs/detail/lifecycle.hpp>
@@ -22,8 +22,10 @@ struct job_access {
 };
 
 /// async_run's initiation, also handing back the run's ticket when the run was admitted
-/// (the ticket is set before the body can start).
-void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket);
+/// (the ticket is set before the body can start). With `final_out`, the run's final state is
+/// written there when it ends, before its handler is posted (the handler's owner keeps it alive).
+void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket,
+                  state* final_out = nullptr);
 
 /// Requests cancellation of the run `t` with the given reason: running -> canceling and the
 /// body's slot fires. False if that run has ended or is already canceling.
@@ -33,8 +35,19 @@ bool cancel_run(const run_ticket& t, cancel_reason why);
 /// std::logic_error once the job's execution context has shut down.
 asio::any_io_executor strand_of(const job_impl& j);
 
+/// False once the job's execution context has shut down (its strand is released).
+bool is_attached(const job_impl& j) noexcept;
+
 /// True if the calling thread is running the job's strand (its body, or a callback on it).
 bool on_job_strand(const job_impl& j) noexcept;
+
+/// The job's own logger (with_logger), or null.
+jobs::logger* user_logger_of(const job_impl& j) noexcept;
+
+/// Blocks until the job has ended `runs` runs (finished counts them); returns at once if it has.
+/// The generation of the run pending now is what run_generation() returns.
+std::uint64_t run_generation(const job_impl& j);
+void wait_for_run(job_impl& j, std::uint64_t generation);
 
 /// The framework's own error `e` (canceled, timeout or still_pending) as an exception_ptr made
 /// once and shared: completing with it allocates nothing and throws nothing.
