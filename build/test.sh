@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, then builds and runs every test —
 # unit tests and examples in a normal (Debug) build, the unit tests again under
-# AddressSanitizer+UndefinedBehaviorSanitizer and under ThreadSanitizer, the libFuzzer target
-# (clang++) for 60 s from its committed corpus — and builds a consumer project against the
-# installed package.
+# AddressSanitizer+UndefinedBehaviorSanitizer and under ThreadSanitizer, the libFuzzer targets
+# (clang++; job_fuzz 60 s, selector_fuzz 30 s) from their committed corpora — and builds a
+# consumer project against the installed package.
 #   build/test.sh            everything
 #   build/test.sh dev        only the given presets (dev, asan, tsan, fuzz)
 set -euo pipefail
@@ -21,9 +21,9 @@ fi
 
 for preset in "${presets[@]}"; do
   if [ "$preset" = fuzz ]; then
-    echo "=== fuzz: configure, build, run job_fuzz for 60 s"
+    echo "=== fuzz: configure, build, run job_fuzz for 60 s and selector_fuzz for 30 s"
     cmake --preset fuzz >/dev/null
-    cmake --build --preset fuzz --target job_fuzz -j"$jobs"
+    cmake --build --preset fuzz --target job_fuzz selector_fuzz -j"$jobs"
     # libFuzzer adds the inputs it finds to its first corpus directory: it gets a copy, so that
     # the committed corpus stays as it is. A crash leaves its input in build/fuzz/artifacts/.
     corpus=$(mktemp -d)
@@ -31,6 +31,11 @@ for preset in "${presets[@]}"; do
     cp test/fuzz/corpus/* "$corpus"/
     mkdir -p build/fuzz/artifacts
     build/fuzz/test/fuzz/job_fuzz "$corpus" -max_total_time=60 -timeout=10 -rss_limit_mb=4096 \
+      -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/
+    selector_corpus=$(mktemp -d)
+    trap 'rm -rf "$corpus" "$selector_corpus"' EXIT
+    cp test/fuzz/corpus_selector/* "$selector_corpus"/
+    build/fuzz/test/fuzz/selector_fuzz "$selector_corpus" -max_total_time=30 -timeout=10 -rss_limit_mb=4096 \
       -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/
     continue
   fi
