@@ -23,6 +23,8 @@
 // job's "started" and "cancel requested"), and an attempt's params are copied under the op's:
 // a log sink, or a params type's copy constructor, must not call into the executor (README,
 // Logging). No callback of the user's (on_complete, on_retry, retry_if, handlers) runs under any.
+#include <jobs/detail/completion.hpp>
+#include <jobs/detail/executor_access.hpp>
 #include <jobs/detail/job_access.hpp>
 #include <jobs/detail/log.hpp>
 #include <jobs/executor.hpp>
@@ -71,37 +73,6 @@ const std::exception_ptr& once_error() {
   static const std::exception_ptr e = std::make_exception_ptr(error(errc::once, "job can only start once"));
   return e;
 }
-
-// ---- completions ------------------------------------------------------------------------------
-
-asio::any_completion_executor tracked(asio::any_completion_executor ex) {
-  // Asio 1.81 converts a handler's default executor (any_io_executor) to any_completion_executor
-  // with a nothrow allocation: out of memory, the result is an empty executor whose prefer()
-  // dereferences null. Report the allocation failure instead.
-  if (!ex) throw std::bad_alloc();
-  return asio::prefer(std::move(ex), asio::execution::outstanding_work.tracked);
-}
-
-// A handler's completion: clears the caller's slot on the handler's own executor (so no handler
-// of ours stays installed in it after completion), then calls the handler. `work` holds the
-// handler executor's work count until then.
-template <class Handler, class... Args>
-struct completion_call {
-  using executor_type = asio::any_completion_executor;
-
-  Handler handler;
-  asio::any_completion_executor work;
-  std::tuple<Args...> args;
-
-  executor_type get_executor() const noexcept { return work; }
-
-  void operator()() {
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) slot.clear();
-    auto w = std::move(work);  // released after the call
-    std::apply(std::move(handler), std::move(args));
-  }
-};
 
 // ---- formatting -------------------------------------------------------------------------------
 
@@ -194,6 +165,7 @@ class executor_state {
   std::uint64_t admissions = 0;     // starts admitted so far
   std::weak_ptr<start_op> current;  // the same, for stop()
   bool succeeded_once = false;
+  bool closed = false;  // starts refused with errc::shutting_down (a draining registry)
   steady_clock::time_point cooldown_until{};
   unsigned retries = 0;
   std::vector<attempt_entry> attempts;
@@ -279,8 +251,13 @@ struct start_cancellation {
 
 class start_op : public std::enable_shared_from_this<start_op> {
  public:
-  start_op(std::shared_ptr<executor_state> s, std::any p, start_handler h, asio::any_completion_executor w)
-      : exec_(std::move(s)), params_(std::move(p)), handler_(std::move(h)), work_(std::move(w)) {}
+  start_op(std::shared_ptr<executor_state> s, std::any p, start_handler h, asio::any_completion_executor w,
+           asio::any_io_executor own)
+      : exec_(std::move(s)),
+        params_(std::move(p)),
+        handler_(std::move(h)),
+        work_(std::move(w)),
+        own_(std::move(own)) {}
 
   ~start_op() {
     // Destroyed without having completed only when the execution context went away with the
@@ -373,13 +350,26 @@ class start_op : public std::enable_shared_from_this<start_op> {
         // The timer fired while the run is still on: the reason is recorded on *this* run (the
         // ticket is per run, so a late timer can never cancel a later run). Lock order op → job
         // is the allowed one; cancel_run runs no callback (only the job's log record).
-        if (!ec && !op->race_run_ended_) op->timed_out_ = cancel_run(op->ticket_, cancel_reason::timeout);
+        // Out of memory the timeout is lost (cancel_run changes nothing then): the attempt
+        // goes on without it rather than the race never ending.
+        if (!ec && !op->race_run_ended_) {
+          try {
+            op->timed_out_ = cancel_run(op->ticket_, cancel_reason::timeout);
+          } catch (...) {
+          }
+        }
         last = --op->race_pending_ == 0;
       }
       // This runs on the job's strand. The start's own steps (on_retry, retry_if, on_complete,
       // the caller's handler) must not: leave it for the job's executor, where a start without
-      // a timeout ends too.
-      if (last) asio::post(op->exec_->job.get_executor(), [op = op] { op->end_race(); });
+      // a timeout ends too. Out of memory, the attempt ends here rather than never.
+      if (last) {
+        try {
+          asio::post(op->exec_->job.get_executor(), [op = op] { op->end_race(); });
+        } catch (...) {
+          op->end_race();
+        }
+      }
     }
   };
   void end_race() {
@@ -456,10 +446,10 @@ class start_op : public std::enable_shared_from_this<start_op> {
     if (stopped) {
       if (attempt_no_ == 0) {
         // Stopped between admission and the first launch: still inside async_start (begin()),
-        // where on_complete must not run. The start ends, canceled, from the job's executor.
-        // If even that post fails (std::bad_alloc), nothing has run: a refused start.
+        // where on_complete must not run. The start ends, canceled, from the handler's own
+        // executor. If even that post fails (std::bad_alloc), nothing has run: a refused start.
         try {
-          asio::post(exec_->job.get_executor(), [op = shared_from_this()] {
+          asio::post(own_, [op = shared_from_this()] {
             op->finish(error_ptr(errc::canceled), start_end::canceled);
           });
         } catch (...) {
@@ -541,7 +531,9 @@ class start_op : public std::enable_shared_from_this<start_op> {
       if (run_final_ == state::failed) {
         // The attempt had failed on its own before the stop reached its run (a run the stop
         // cancelled ends `canceled`): a failed attempt, counted in retries; no further one runs.
-        record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, std::move(e), took}, true);
+        // If it was the last, the outcome was decided before the stop: the start failed.
+        record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
+        if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
         return finish(error_ptr(errc::canceled), start_end::canceled);
       }
       // Ended by stop() or the caller's cancellation: not a failed attempt. The body's own
@@ -551,6 +543,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
     }
     record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
     if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
+    // The job refused this attempt because its registry is draining: no further attempt either.
+    if (e == error_ptr(errc::shutting_down)) return finish(std::move(e), start_end::failed);
 
     nanoseconds delay{0};
     try {
@@ -640,21 +634,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
     if (initiating_.load(std::memory_order_acquire)) {
       // Possibly still inside async_start (a first attempt that could not launch, or one that
       // ended on another thread before async_start returned): never complete inside the
-      // initiating call. Posted through the job's executor, from which it is dispatched to the
-      // handler's own (an any_completion_executor cannot be posted to: it has no
-      // blocking.never). Never through asio::system_executor.
-      //
-      // Once the job's context has shut down (the usual reason a first attempt cannot launch),
-      // a post there would hold the handler, and the work it counts on the handler's own
-      // executor, until that context is destroyed. The call is then executed on the handler's
-      // executor directly: Asio's executors run it inline only on a thread already running
-      // them, and queue it otherwise (a handler bound to that very context is dropped with it).
-      if (is_attached(*exec_->impl)) {
-        asio::post(exec_->job.get_executor(), std::move(c));
-      } else {
-        auto ex = c.get_executor();
-        asio::execution::execute(asio::prefer(ex, asio::execution::relationship.fork), std::move(c));
-      }
+      // initiating call. Posted to the handler's own executor (own_, taken by async_start where
+      // the handler's type is known: an any_completion_executor cannot be posted to), so that a
+      // job's context that has shut down (the usual reason a first attempt cannot launch) does
+      // not hold it. Never through asio::system_executor.
+      post_completion(own_, std::move(c.handler), std::move(c.work), std::move(std::get<0>(c.args)));
     } else {
       // From the completion of one of our own operations: dispatch, as Asio's composed
       // operations do at their end (inline when already on the handler's executor).
@@ -666,6 +650,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
   std::any params_;
   start_handler handler_;
   asio::any_completion_executor work_;
+  asio::any_io_executor own_;  // where a completion inside async_start is posted (initiate_start)
   std::atomic<bool> initiating_{false};
 
   // Touched by one step at a time (Asio orders the steps).
@@ -697,7 +682,12 @@ void start_cancellation::operator()(asio::cancellation_type_t type) const {
   if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
       asio::cancellation_type::none)
     return;
-  if (auto o = op.lock()) o->request_stop(true);
+  // Run inside whoever emitted the signal: never throw into it (out of memory, the op is still
+  // marked stopped and ends at its next step; only its run's cancellation is lost).
+  try {
+    if (auto o = op.lock()) o->request_stop(true);
+  } catch (...) {
+  }
 }
 
 }  // namespace
@@ -711,8 +701,12 @@ std::shared_ptr<executor_state> make_executor(jobs::job j, executor_config confi
   return std::make_shared<executor_state>(std::move(j), std::move(config));
 }
 
-void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h) {
-  auto work = tracked(asio::get_associated_executor(h, s->job.get_executor()));
+void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
+                    asio::any_io_executor own) {
+  auto work = tracked(asio::get_associated_executor(h, completion_executor(s->job.get_executor())));
+  // Where a completion that must not run inside this call is posted: the handler's own executor
+  // when it has one Asio can post to, else the job's (the handler's default executor).
+  if (!own) own = s->job.get_executor();
   const asio::cancellation_slot slot = asio::get_associated_cancellation_slot(h);
 
   std::exception_ptr refusal;
@@ -721,14 +715,16 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
   {
     std::lock_guard lk(s->mu);
     const auto now = steady_clock::now();
-    if (s->in_progress || s->job.is_executing()) {
+    if (s->closed) {
+      refusal = error_ptr(errc::shutting_down);
+    } else if (s->in_progress || s->job.is_executing()) {
       refusal = error_ptr(errc::still_pending);
     } else if (s->cfg.once && s->succeeded_once) {
       refusal = once_error();
     } else if (now < s->cooldown_until) {
       cooldown_left = s->cooldown_until - now;
     } else {
-      op = std::make_shared<start_op>(s, std::move(params), std::move(h), std::move(work));
+      op = std::make_shared<start_op>(s, std::move(params), std::move(h), std::move(work), std::move(own));
       s->in_progress = true;
       s->active = op.get();
       s->active_id = ++s->admissions;
@@ -743,20 +739,22 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
       refusal = std::make_exception_ptr(
           error(errc::cooldown, "job is still in cooldown, " + human(cooldown_left) + " left"));
     }
-    JOBS_LOG(user_logger_of(*s->impl), debug, s->job.id(),
-             "job " << s->job.id() << " start refused: " << describe(refusal));
+    try {
+      JOBS_LOG(user_logger_of(*s->impl), debug, s->job.id(),
+               "job " << s->job.id() << " start refused: " << describe(refusal));
+    } catch (...) {
+    }
     // Refused: nothing changed; the refusal goes through the handler like any other outcome,
-    // never inside this call.
-    asio::post(s->job.get_executor(),
-               completion_call<start_handler, std::exception_ptr>{
-                   std::move(h), std::move(work), std::tuple<std::exception_ptr>(std::move(refusal))});
+    // never inside this call, on the handler's own executor (the job's context may have shut
+    // down).
+    post_completion(own, std::move(h), std::move(work), std::move(refusal));
     return;
   }
   op->begin(slot);
 }
 
 void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
-  auto ex = tracked(asio::get_associated_executor(h, s->job.get_executor()));
+  auto ex = tracked(asio::get_associated_executor(h, completion_executor(s->job.get_executor())));
   stop_wait w{std::move(h), std::move(ex)};
   std::shared_ptr<start_op> op;
   {
@@ -769,7 +767,13 @@ void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
     std::lock_guard lk(s->mu);
     op = s->current.lock();
     if (op) op->mark_stopped();
-    s->job.cancel();
+    // Out of memory the job's run is not cancelled (cancel() changed nothing): the stop still
+    // ends the start in progress (marked above, its own run cancelled below) and waits for that
+    // run to end on its own, rather than leaving async_stop half done.
+    try {
+      s->job.cancel();
+    } catch (...) {
+    }
     if (s->in_progress)
       s->stop_waiters.push_back(std::move(w));
     else
@@ -780,6 +784,13 @@ void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
   // have been between its stop check and its launch then).
   if (op) op->request_stop(true);
 }
+
+void set_closed(executor_state& s, bool closed) noexcept {
+  std::lock_guard lk(s.mu);
+  s.closed = closed;
+}
+
+const jobs::job& job_of(const executor_state& s) noexcept { return s.job; }
 
 // ---- options ----------------------------------------------------------------------------------
 
@@ -858,15 +869,23 @@ void executor::stop(bool wait) {
   // pending at the call. A start abandoned with its execution context releases both.
   std::shared_ptr<detail::start_op> op;
   std::uint64_t start = 0, run = 0;
+  std::exception_ptr failed;
   {
     std::lock_guard lk(s.mu);
     op = s.current.lock();
     if (op) op->mark_stopped();
     start = s.active_id;
     if (wait) run = detail::run_generation(*s.impl);
-    s.job.cancel();  // the job's current run, whoever started it
+    try {
+      s.job.cancel();  // the job's current run, whoever started it
+    } catch (...) {
+      failed = std::current_exception();  // (std::bad_alloc: the run goes on)
+    }
   }
   if (op) op->request_stop(true);
+  // The start in progress is stopped all the same; the caller learns that the job's run was not
+  // cancelled, and does not wait for a run that may never end.
+  if (failed) std::rethrow_exception(failed);
   op.reset();  // not kept alive while waiting: an abandoned start must be able to go
   if (!wait) return;
   if (start != 0) {

@@ -43,7 +43,17 @@ struct ready_watch {
 };
 using watch_batch = std::vector<ready_watch>;
 
-class job_registry;
+class job_service;
+
+/// How many run ends a watched job keeps (async_watch).
+constexpr std::size_t terminal_log_size = 64;
+
+/// The strand a job runs on (strand.cpp), and whether this thread runs it.
+asio::any_io_executor make_job_strand(const asio::any_io_executor& ex);
+bool running_in(const asio::any_io_executor& strand) noexcept;
+
+/// The context's logger when making the job's own failed (log.cpp).
+jobs::logger& fallback_logger();
 
 /// One run. Owned by the run's coroutine (its completion handler and its context) and by the
 /// contexts a body copies; the job refers to its current run only weakly, so that a run whose
@@ -81,9 +91,9 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void abandon(run_state& rs) noexcept;
   void wait();
   void async_wait(wait_handler h);
-  void cancel_wait(std::uint64_t key);
+  void cancel_wait(std::uint64_t key) noexcept;
   void async_watch(std::uint64_t after, watch_handler h);
-  void cancel_watch(std::uint64_t key);
+  void cancel_watch(std::uint64_t key) noexcept;
   /// Under mu: the version moves on; the watchers this satisfies move to `out`.
   void changed_locked(watch_batch& out);
   /// Completes the watchers in `b` (without the mutex). Never throws: a watcher whose completion
@@ -107,7 +117,7 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   // ---- immutable after construction ----
   const asio::any_io_executor ex;
   // The job's strand. Guarded by mu: released when the execution context shuts down (see
-  // job_registry), so that a handle that outlives its context can still be queried and
+  // job_service), so that a handle that outlives its context can still be queried and
   // destroyed. A run keeps its own copy (run_state::strand_ex).
   //
   // A strand of the concrete executor when `ex` holds an io_context's or a thread_pool's, then
@@ -127,7 +137,9 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   std::condition_variable cv;
   state st = state::created;
   double progress = -1;
-  std::any result;
+  // What the body set with set_result, boxed: the box moves and swaps under mu without running
+  // the value's own (user) copy, move or destructor there.
+  std::shared_ptr<std::any> result;
   std::exception_ptr error;
   // What error() holds, and for the body's own exception its what(), taken when the run ended
   // outside the mutex (what() is user code: it must never run under mu).
@@ -151,10 +163,12 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   std::uint64_t terminal_floor = 0;
   std::uint64_t next_wait_key = 0;
   unsigned blocked = 0;  // threads inside wait()
+  bool closed = false;   // runs refused with errc::shutting_down (set_closed: a draining registry)
 
  private:
-  friend class job_registry;
-  job_registry* registry_;
+  friend class job_service;
+
+  job_service* registry_;
   std::list<job_impl*>::iterator registry_pos_;  // guarded by the registry's mutex
   bool registered_ = false;                      // guarded by the registry's mutex
   bool cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs, cancel_reason why);

@@ -36,6 +36,8 @@ class category final : public boost::system::error_category {
       case errc::cooldown: return "job is still in cooldown";
       case errc::timeout: return "job timed out";
       case errc::canceled: return "job canceled";
+      case errc::shutting_down: return "job is shutting down";
+      case errc::duplicate_id: return "duplicate job id";
     }
     return "unknown jobs error " + std::to_string(ev);
   }

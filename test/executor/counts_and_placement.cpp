@@ -118,4 +118,52 @@ BOOST_AUTO_TEST_CASE(on_complete_never_runs_inside_async_start_when_stop_races_t
   BOOST_TEST_MESSAGE("starts stopped by the race: " << canceled << " of 3000, on_complete " << completes);
 }
 
+namespace {
+struct shutdownable_io : asio::io_context {
+  using asio::io_context::shutdown;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_start_initiated_on_the_handlers_own_thread_never_completes_inside_it) {
+  // The job's context has shut down, so the first attempt cannot launch: a refused start. The
+  // handler is bound to another io_context, and async_start is called from a handler of that
+  // very context: its completion must still not run inside async_start.
+  shutdownable_io io;
+  asio::io_context handler_io;
+  jobs::job j(io, "dead-context", succeed());
+  jobs::executor exec(j);
+  io.shutdown();
+  bool inside = false, done = false;
+  std::exception_ptr error;
+  asio::post(handler_io, [&] {
+    inside = true;
+    exec.async_start(asio::bind_executor(handler_io, [&](std::exception_ptr e) {
+      BOOST_TEST(!inside);
+      done = true;
+      error = e;
+    }));
+    inside = false;
+  });
+  run_all(handler_io);
+  BOOST_TEST_REQUIRE(done);
+  BOOST_TEST(what_of(error).find("shut down") != std::string::npos, what_of(error));
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_reaches_a_handler_bound_elsewhere_after_the_jobs_context_shut_down) {
+  shutdownable_io io;
+  asio::io_context handler_io;
+  jobs::job j(io, "refused-dead-context", succeed());
+  jobs::executor exec(j, jobs::once());
+  outcome first;
+  exec.async_start(first.handler());
+  run_all(io);
+  BOOST_TEST_REQUIRE((first.done && !first.error));
+  io.shutdown();
+  outcome refused;
+  exec.async_start(asio::bind_executor(handler_io, refused.handler()));
+  run_all(handler_io);  // the refusal is delivered there, and handler_io's work released
+  BOOST_TEST_REQUIRE(refused.done);
+  BOOST_TEST(has_errc(refused.error, jobs::errc::once), what_of(refused.error));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,9 +11,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <future>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <typeinfo>
 
 namespace asio = boost::asio;
@@ -267,7 +269,19 @@ BOOST_AUTO_TEST_CASE(a_what_that_reads_the_job_runs_outside_its_mutex) {
     seen = std::move(s);
   });  // armed past the run's start: completes with the run's end
   BOOST_TEST(self->run());
-  io.run();
+  // Run on a thread with a bounded wait: a what() under the mutex would deadlock it, and the
+  // test must fail then, not hang.
+  std::promise<void> ran;
+  std::thread runner([&] {
+    io.run();
+    ran.set_value();
+  });
+  const bool finished = ran.get_future().wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  if (!finished) {
+    runner.detach();  // deadlocked: nothing to join
+    BOOST_FAIL("the end of the run deadlocked in what()");
+  }
+  runner.join();
   BOOST_TEST(self->state() == state::failed);
   BOOST_TEST(self->stats().error == "what() read the job");
   BOOST_TEST_REQUIRE(calls == 1);

@@ -35,6 +35,10 @@ bool cancel_run(const run_ticket& t, cancel_reason why);
 /// std::logic_error once the job's execution context has shut down.
 asio::any_io_executor strand_of(const job_impl& j);
 
+/// While `closed`, new runs are refused with errc::shutting_down: async_run (and an executor's
+/// attempt) through the handler, run() by throwing jobs::error. A run in progress goes on.
+void set_closed(job_impl& j, bool closed) noexcept;
+
 /// False once the job's execution context has shut down (its strand is released).
 bool is_attached(const job_impl& j) noexcept;
 

@@ -7,6 +7,7 @@
 #include <jobs/job.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/deferred.hpp>
@@ -32,6 +33,7 @@ namespace asio = boost::asio;
 namespace detail {
 
 class executor_state;
+struct executor_access;
 
 using on_complete_fn = std::function<void(const job&)>;
 using retry_if_fn = std::function<bool(std::exception_ptr)>;
@@ -111,7 +113,9 @@ using start_handler = asio::any_completion_handler<void(std::exception_ptr)>;
 using stop_handler = asio::any_completion_handler<void()>;
 
 std::shared_ptr<executor_state> make_executor(job j, executor_config config);
-void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h);
+/// `own`: the handler's associated executor where it converts to any_io_executor (empty otherwise).
+void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
+                    asio::any_io_executor own);
 void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h);
 
 }  // namespace detail
@@ -304,6 +308,8 @@ class executor {
   friend bool operator==(const executor& a, const executor& b) noexcept { return a.state_ == b.state_; }
 
  private:
+  friend struct detail::executor_access;
+
   template <class... Options>
   static detail::executor_config make_config(Options&&... options) {
     detail::executor_config c;
@@ -315,7 +321,15 @@ class executor {
     std::shared_ptr<detail::executor_state> state;
     template <class Handler>
     void operator()(Handler&& h, std::any params) const {
-      detail::initiate_start(state, std::move(params), detail::start_handler(std::forward<Handler>(h)));
+      // The handler's own executor, while its type is known: a completion that must not run
+      // inside async_start is posted there (an any_completion_executor cannot be posted to).
+      asio::any_io_executor own;
+      if constexpr (std::is_convertible_v<
+                        asio::associated_executor_t<std::decay_t<Handler>, asio::any_io_executor>,
+                        asio::any_io_executor>)
+        own = asio::get_associated_executor(h, asio::any_io_executor());
+      detail::initiate_start(state, std::move(params), detail::start_handler(std::forward<Handler>(h)),
+                             std::move(own));
     }
   };
   struct stop_initiation {

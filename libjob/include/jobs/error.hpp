@@ -17,6 +17,8 @@ enum class errc : int {
   cooldown,           ///< start inside the cooldown window
   timeout,            ///< a run ended by the executor's per-attempt timeout
   canceled,           ///< a run ended by cancel(), stop() or the caller's cancellation
+  shutting_down,      ///< run / start refused: the job's registry is draining (jobs::registry)
+  duplicate_id,       ///< a registry already holds a job with that id (jobs::registry)
 };
 
 /// The category of `errc`, named "jobs". `errc::canceled` is equivalent to the portable

@@ -1,0 +1,119 @@
+// A job's shared state: its construction, destruction and place in its execution context.
+#include "job_impl.hpp"
+
+#include "run_errors.hpp"
+
+#include <jobs/detail/completion.hpp>
+
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <stdexcept>
+
+namespace jobs::detail {
+
+using std::chrono::system_clock;
+
+// The jobs of one execution context, so that its shutdown can release the asynchronous waiters
+// and watchers of idle jobs: they sit in no Asio queue, and a handler that holds a handle to
+// its own job would otherwise keep both alive for ever. (Those of a pending run are released
+// when the run's frame is destroyed: see abandon.)
+class job_service final : public asio::execution_context::service {
+ public:
+  static asio::execution_context::id id;
+
+  explicit job_service(asio::execution_context& ctx) : service(ctx) {}
+
+  void add(job_impl* j) {
+    std::lock_guard lk(mu_);
+    jobs_.push_back(j);
+    j->registry_pos_ = std::prev(jobs_.end());
+    j->registered_ = true;
+  }
+  void remove(job_impl* j) noexcept {
+    std::lock_guard lk(mu_);
+    if (j->registered_) jobs_.erase(j->registry_pos_);
+    j->registered_ = false;
+  }
+
+ private:
+  // Called by the context's shutdown (possibly more than once: io_context::shutdown(), then
+  // again by the destructor). Every job is detached and forgotten: a detached job never calls
+  // remove() once it has seen its registry pointer cleared.
+  void shutdown() override {
+    std::list<pending_wait> waits;
+    std::list<pending_watch> watches;
+    {
+      std::lock_guard lk(mu_);
+      for (job_impl* j : jobs_) {
+        j->detach(waits, watches);
+        j->registered_ = false;
+      }
+      jobs_.clear();
+    }
+    // Destroyed here, outside the lock: a handler's destructor may destroy a job.
+  }
+
+  std::mutex mu_;
+  std::list<job_impl*> jobs_;
+};
+
+asio::execution_context::id job_service::id;
+
+job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config config)
+    : ex(std::move(e)),
+      strand_ex(make_job_strand(ex)),
+      id(i.empty() ? boost::uuids::to_string(boost::uuids::random_generator()()) : std::move(i)),
+      labels(std::move(config.labels)),
+      fn(std::move(f)),
+      created(system_clock::now()),
+      user_logger(config.logger ? std::make_unique<jobs::logger>(std::move(*config.logger)) : nullptr),
+      registry_(&asio::use_service<job_service>(asio::query(ex, asio::execution::context))) {
+  // Made now, where a failure can throw: the noexcept paths use them.
+  (void)fallback_logger();
+  (void)library_error_text(run_error::none);
+  registry_->add(this);
+}
+
+job_impl::~job_impl() {
+  job_service* r;
+  std::list<pending_watch> orphaned;
+  {
+    std::lock_guard lk(mu);
+    r = registry_;  // null once the context has shut down (it may be gone by now)
+    orphaned.swap(watches);
+  }
+  if (r) r->remove(this);
+  // The last handle is gone while watchers still wait (no run is pending: a run keeps its job
+  // alive), for a change that can no longer come. They complete with operation_aborted, as the
+  // pending operations of a destroyed Asio I/O object do, instead of being dropped unseen. Only
+  // while the context is alive (r non-null): at its shutdown detach() has taken every watcher.
+  if (!r) return;
+  for (auto& w : orphaned) {
+    try {
+      post_completion(ex, std::move(w.handler), std::move(w.work),
+                      boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
+    } catch (...) {
+      // (bad_alloc from the post: the handler is destroyed, as at shutdown)
+    }
+  }
+}
+
+void job_impl::detach(std::list<pending_wait>& waits_out, std::list<pending_watch>& watches_out) noexcept {
+  asio::any_io_executor released_ex;
+  {
+    std::lock_guard lk(mu);
+    waits_out.splice(waits_out.end(), waits);
+    watches_out.splice(watches_out.end(), watches);
+    std::swap(released_ex, strand_ex);
+    registry_ = nullptr;
+  }
+  // The strand is released here, while its service still exists.
+}
+
+void job_impl::check_attached_locked() const {
+  if (!strand_ex)
+    throw std::logic_error("jobs::job: the job's execution context has been shut down or destroyed");
+}
+
+}  // namespace jobs::detail

@@ -1,0 +1,198 @@
+// Waiting for and watching a job: blocking wait(), async_wait, async_watch and the snapshots
+// they are given. Handlers complete on their own executors (jobs/detail/completion.hpp).
+#include "job_impl.hpp"
+#include "run_errors.hpp"
+
+#include <jobs/detail/completion.hpp>
+
+#include <boost/asio/error.hpp>
+
+#include <algorithm>
+
+namespace jobs::detail {
+
+namespace {
+
+using std::chrono::steady_clock;
+
+// Installed in an async_wait caller's slot: any type cancels the wait only.
+struct wait_cancellation {
+  std::weak_ptr<job_impl> job;
+  std::uint64_t key;
+  void operator()(asio::cancellation_type_t type) const {
+    if (type == asio::cancellation_type::none) return;
+    if (auto j = job.lock()) j->cancel_wait(key);
+  }
+};
+
+// Installed in an async_watch caller's slot: any type cancels the watch only.
+struct watch_cancellation {
+  std::weak_ptr<job_impl> job;
+  std::uint64_t key;
+  void operator()(asio::cancellation_type_t type) const {
+    if (type == asio::cancellation_type::none) return;
+    if (auto j = job.lock()) j->cancel_watch(key);
+  }
+};
+
+}  // namespace
+
+void job_impl::wait() {
+  if (on_job_strand(*this) || blocking_guard::active(this))
+    throw std::logic_error(
+        "jobs::job::wait() called from the job's own strand (its body or a callback "
+        "of its run): it would deadlock; use async_wait");
+  std::unique_lock lk(mu);
+  if (!is_pending(st)) return;
+  const std::uint64_t run = generation;
+  ++blocked;
+  cv.wait(lk, [&] { return finished >= run; });
+  --blocked;
+}
+
+void job_impl::async_wait(wait_handler h) {
+  auto work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
+  auto slot = asio::get_associated_cancellation_slot(h);
+  std::unique_lock lk(mu);
+  check_attached_locked();
+  if (!is_pending(st)) {
+    lk.unlock();
+    post_completion(ex, std::move(h), std::move(work), boost::system::error_code{});
+    return;
+  }
+  const std::uint64_t key = ++next_wait_key;
+  waits.push_back(pending_wait{std::move(h), std::move(work), key});
+  if (slot.is_connected()) {
+    try {
+      slot.template emplace<wait_cancellation>(wait_cancellation{weak_from_this(), key});
+    } catch (...) {
+      waits.pop_back();
+      throw;
+    }
+  }
+}
+
+namespace {
+
+// The pending async wait or watch with `key`, taken out of `from` under `mu` (none if it has
+// completed already). Its handler is then completed outside the mutex.
+template <class Pending>
+std::list<Pending> take_pending(std::mutex& mu, std::list<Pending>& from, std::uint64_t key) {
+  std::list<Pending> taken;
+  std::lock_guard lk(mu);
+  const auto it = std::find_if(from.begin(), from.end(), [key](const Pending& p) { return p.key == key; });
+  if (it != from.end()) taken.splice(taken.end(), from, it);
+  return taken;
+}
+
+}  // namespace
+
+// Both run from a cancellation slot, inside whoever emitted the signal: never throw into it (out
+// of memory, the wait or watch is destroyed unrun, as Asio drops a handler it cannot queue).
+void job_impl::cancel_wait(std::uint64_t key) noexcept {
+  for (auto& w : take_pending(mu, waits, key))
+    post_completion_nothrow(ex, std::move(w.handler), std::move(w.work),
+                            boost::system::error_code(asio::error::operation_aborted));
+}
+
+void job_impl::fill_locked(jobs::stats& s) const {
+  s.id = id;
+  s.labels = labels;
+  s.state = st;
+  s.progress = progress;
+  s.started_at = started;
+  s.execution_time =
+      is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
+  s.version = version;
+  s.error = error_text_locked();
+}
+
+const std::string& job_impl::error_text_locked() const noexcept {
+  return error_kind == run_error::body ? body_error_text : library_error_text(error_kind);
+}
+
+jobs::stats job_impl::snapshot() const {
+  jobs::stats s;
+  std::lock_guard lk(mu);
+  fill_locked(s);
+  return s;
+}
+
+void job_impl::changed_locked(watch_batch& out) {
+  ++version;
+  if (watches.empty()) return;  // the common case costs one branch
+  jobs::stats snap;
+  fill_locked(snap);
+  // Everything that can throw (bad_alloc) comes before a watcher is moved out of `watches`: a
+  // failure leaves it queued and intact, never moved-from (an empty handler and executor there
+  // would crash the next delivery).
+  out.reserve(out.size() + watches.size());
+  for (auto it = watches.begin(); it != watches.end();) {
+    if (it->after < version) {
+      jobs::stats copy = snap;
+      out.push_back(ready_watch{std::move(*it), std::move(copy)});
+      it = watches.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void job_impl::deliver(watch_batch& b) noexcept {
+  for (auto& r : b)
+    post_completion_nothrow(ex, std::move(r.watch.handler), std::move(r.watch.work),
+                            boost::system::error_code{}, std::move(r.snapshot));
+  b.clear();
+}
+
+void job_impl::async_watch(std::uint64_t after, watch_handler h) {
+  auto work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
+  auto slot = asio::get_associated_cancellation_slot(h);
+  jobs::stats snap;
+  {
+    std::unique_lock lk(mu);
+    check_attached_locked();
+    if (!terminal_log) {
+      terminal_log = std::make_unique<std::deque<jobs::stats>>();
+      terminal_floor = version;  // no end after this one is missing from the log
+    }
+    // An unseen end of a run first, oldest first, so that none is missed; else the latest state.
+    // Version 0, or one older than the log's floor (ends may have been dropped since), gets the
+    // current snapshot: never an older run's end, which would read as the job's state now.
+    const jobs::stats* unseen = nullptr;
+    if (after != 0 && after >= terminal_floor) {
+      for (const auto& t : *terminal_log) {
+        if (t.version > after) {
+          unseen = &t;
+          break;
+        }
+      }
+    }
+    if (unseen) {
+      snap = *unseen;
+    } else if (version > after) {
+      fill_locked(snap);
+    } else {
+      const std::uint64_t key = ++next_wait_key;
+      watches.push_back(pending_watch{std::move(h), std::move(work), after, key});
+      if (slot.is_connected()) {
+        try {
+          slot.template emplace<watch_cancellation>(watch_cancellation{weak_from_this(), key});
+        } catch (...) {
+          watches.pop_back();
+          throw;
+        }
+      }
+      return;
+    }
+  }
+  post_completion(ex, std::move(h), std::move(work), boost::system::error_code{}, std::move(snap));
+}
+
+void job_impl::cancel_watch(std::uint64_t key) noexcept {
+  for (auto& w : take_pending(mu, watches, key))
+    post_completion_nothrow(ex, std::move(w.handler), std::move(w.work),
+                            boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
+}
+
+}  // namespace jobs::detail
