@@ -650,7 +650,7 @@ void create_exec(world& w, reader& in) {
   } catch (const std::invalid_argument&) {
     threw = true;
   }
-  CHECK(threw == (delay < 0ns));
+  CHECK(threw == (attempts >= 1 && delay < 0ns));  // attempts <= 0: ignored whatever the delay
   if (threw) return;
 
   std::optional<jobs::detail::backoff_option> backoff;
