@@ -40,6 +40,11 @@ std::uint64_t run_generation(const job_impl& j) {
   return is_pending(j.st) ? j.generation : 0;
 }
 
+std::uint64_t runs_of(const job_impl& j) {
+  std::lock_guard lk(j.mu);
+  return j.generation;
+}
+
 void wait_for_run(job_impl& m, std::uint64_t generation) {
   if (generation == 0) return;
   std::unique_lock lk(m.mu);

@@ -1,5 +1,7 @@
 // The label selector: Kubernetes' labels.Parse grammar and NewRequirement validation, written
 // for C++ (a one-token-lookahead recursive descent over jobs::detail::selector_lexer).
+#include "label_match.hpp"
+
 #include <jobs/detail/selector_lexer.hpp>
 #include <jobs/selector.hpp>
 
@@ -470,6 +472,11 @@ std::string selector::to_string() const {
   }
   return out;
 }
+
+namespace detail {
+// (label_match.hpp) The registry's matcher reads `>`/`<` values exactly as requirement::matches.
+std::optional<std::int64_t> parse_label_integer(std::string_view s) noexcept { return parse_int64(s); }
+}  // namespace detail
 
 std::string_view to_string(selector::op o) noexcept {
   switch (o) {

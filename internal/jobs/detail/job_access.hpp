@@ -53,6 +53,9 @@ jobs::logger* user_logger_of(const job_impl& j) noexcept;
 std::uint64_t run_generation(const job_impl& j);
 void wait_for_run(job_impl& j, std::uint64_t generation);
 
+/// How many runs the job has started.
+std::uint64_t runs_of(const job_impl& j);
+
 /// The framework's own error `e` (canceled, timeout or still_pending) as an exception_ptr made
 /// once and shared: completing with it allocates nothing and throws nothing.
 const std::exception_ptr& error_ptr(errc e);
