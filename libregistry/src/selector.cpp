@@ -2,6 +2,7 @@
 // for C++ (a one-token-lookahead recursive descent over jobs::detail::selector_lexer).
 #include "label_match.hpp"
 
+#include <jobs/detail/quote.hpp>
 #include <jobs/detail/selector_lexer.hpp>
 #include <jobs/selector.hpp>
 
@@ -16,6 +17,7 @@ namespace jobs {
 
 namespace {
 
+using detail::quote;  // at most 64 bytes of a key, value or token, in a message
 using detail::selector_lexeme;
 using detail::selector_lexer;
 using detail::selector_token;
@@ -130,32 +132,6 @@ std::optional<std::int64_t> parse_int64(std::string_view s) noexcept {
 }
 
 // ---- messages ----
-
-// At most this many bytes of a key, value or token are quoted in a message.
-constexpr std::size_t max_quoted = 64;
-
-// "text", non-printable bytes as \xHH, cut after max_quoted bytes with "...".
-std::string quote(std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const std::size_t n = std::min(s.size(), max_quoted);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  if (s.size() > n) out += "...";
-  return out;
-}
 
 // A found token, as a message names it. `values` context: `in`/`notin` are identifiers there.
 std::string describe(const selector_lexeme& t, bool values_context) {

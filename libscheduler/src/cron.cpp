@@ -5,6 +5,7 @@
 // Howard Hinnant's date/tz reading the system's tzdata; nothing of it reaches the public header.
 #include <jobs/cron.hpp>
 #include <jobs/detail/cron_parse.hpp>
+#include <jobs/detail/quote.hpp>
 
 #include <date/tz.h>
 
@@ -24,34 +25,11 @@ namespace jobs::cron {
 
 namespace {
 
+using jobs::detail::quote;
 using std::int64_t;
 using std::uint64_t;
 
 // ---- text ---------------------------------------------------------------------------------------
-
-/// A spec's text for an error message, quoted as Go's time package quotes (control bytes and
-/// non-ASCII bytes as \xNN, quotes and backslashes escaped), cut after 64 bytes.
-std::string quote(std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const std::size_t n = s.size() > 64 ? 64 : s.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x80) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  if (n < s.size()) out += "...";
-  return out;
-}
 
 /// The length of the white space (Go's unicode.IsSpace, UTF-8 encoded) that starts at s[i], or 0.
 /// Go walks strings rune by rune and decodes an invalid byte as one U+FFFD; every white-space
