@@ -1,6 +1,8 @@
 // The executor's shared state, and what its parts share. Private to libexecutor.
 #pragma once
 
+#include "deadline.hpp"
+
 #include <jobs/detail/job_access.hpp>
 #include <jobs/executor.hpp>
 
@@ -69,7 +71,8 @@ class executor_state {
   std::vector<attempt_entry> attempts;
   std::uint64_t starts = 0, successes = 0, failures = 0, cancellations = 0;
   std::vector<stop_wait> stop_waiters;
-  std::mt19937_64 rng;  // jitter
+  std::mt19937_64 rng;      // jitter
+  deadline_timer deadline;  // the attempts' timeout (with_timeout)
 
   // The delay before the attempt after `failed` failed attempts (draws the jitter).
   nanoseconds next_delay(unsigned failed);

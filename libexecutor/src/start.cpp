@@ -6,10 +6,11 @@
 //   initiate_start  admission under the executor's mutex (still_pending → once → cooldown);
 //                   refused: the handler is posted with the refusal and nothing else changes.
 //   attempt()       job.async_run through detail::initiate_run (which hands back the run's
-//                   ticket); with a timeout, raced against a steady_timer on the job's strand
-//                   (launch_race: the attempt ends once both have completed, meeting under
-//                   the op's mutex). A first
-//                   attempt that the job refuses or that cannot launch makes a refused start.
+//                   ticket); with a timeout, the attempt's deadline is armed on the executor's
+//                   deadline_timer (deadline.hpp: one timer, re-armed lazily, on the job's
+//                   strand), which cancels the run through its ticket if it comes first. The
+//                   attempt ends when the run ends. A first attempt that the job refuses or
+//                   that cannot launch makes a refused start.
 //   on_run_done()   success → finish; stop requested → finish(canceled); failure → count it,
 //                   then retry_if / on_retry / wait the delay on the timer → attempt().
 //   finish()        outcome into the stats, cooldown opens, on_complete, the start is no longer
@@ -118,8 +119,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
       stop_acted_ = true;
       stop_requested_ = true;
       // The delay timer is touched only under mu_ (here, and where the delay is armed), so
-      // cancel() never races with its own async_wait. In phase::running we cancel the run; the
-      // timeout timer is the race's, also touched only under mu_.
+      // cancel() never races with its own async_wait. In phase::running we cancel the run (its
+      // deadline, if any, is disarmed when the run ends).
       if (phase_ == phase::delay) delay_timer_->cancel();
       if (phase_ == phase::running) t = ticket_;
     }
@@ -133,64 +134,23 @@ class start_op : public std::enable_shared_from_this<start_op> {
     std::shared_ptr<start_op> op;
     void operator()(std::exception_ptr e) { op->on_run_done(std::move(e)); }
   };
-  // The race of a run against its timeout (launch_race): the attempt ends once both the run
-  // and the timer wait have completed, meeting under mu_. The run's own result is the attempt's
-  // outcome whichever came first: a timeout is cooperative, and a body that returns normally
-  // after it succeeded.
-  struct race_run_done {
-    std::shared_ptr<start_op> op;
-    void operator()(std::exception_ptr e) {
-      bool last;
-      {
-        std::lock_guard lk(op->mu_);
-        op->race_error_ = std::move(e);
-        op->race_run_ended_ = true;
-        // The run has ended: the timeout is moot (the timer is touched only under mu_).
-        if (op->race_pending_ == 2) op->timer_->cancel();
-        last = --op->race_pending_ == 0;
-      }
-      if (last) op->end_race();
+
+ public:
+  // The deadline armed as `generation` has come (on the job's strand): if that attempt's run is
+  // still on, it is cancelled with the reason timeout (the ticket is per run, so this can never
+  // cancel a later run). Lock order op → job; cancel_run runs no callback of the user's.
+  void deadline_reached(std::uint64_t generation) {
+    std::lock_guard lk(mu_);
+    if (phase_ != phase::running || generation != deadline_generation_) return;
+    // Out of memory the timeout is lost (cancel_run changes nothing then): the attempt goes on
+    // without it.
+    try {
+      if (cancel_run(ticket_, cancel_reason::timeout)) timed_out_ = true;
+    } catch (...) {
     }
-  };
-  struct race_timer_done {
-    std::shared_ptr<start_op> op;
-    void operator()(boost::system::error_code ec) {
-      bool last;
-      {
-        std::lock_guard lk(op->mu_);
-        // The timer fired while the run is still on: the reason is recorded on *this* run (the
-        // ticket is per run, so a late timer can never cancel a later run). Lock order op → job
-        // is the allowed one; cancel_run runs no callback (only the job's log record).
-        // Out of memory the timeout is lost (cancel_run changes nothing then): the attempt
-        // goes on without it rather than the race never ending.
-        if (!ec && !op->race_run_ended_) {
-          try {
-            op->timed_out_ = cancel_run(op->ticket_, cancel_reason::timeout);
-          } catch (...) {
-          }
-        }
-        last = --op->race_pending_ == 0;
-      }
-      // This runs on the job's strand. The start's own steps (on_retry, retry_if, on_complete,
-      // the caller's handler) must not: leave it for the job's executor, where a start without
-      // a timeout ends too. Out of memory, the attempt ends here rather than never.
-      if (last) {
-        try {
-          asio::post(op->exec_->job.get_executor(), [op = op] { op->end_race(); });
-        } catch (...) {
-          op->end_race();
-        }
-      }
-    }
-  };
-  void end_race() {
-    std::exception_ptr e;
-    {
-      std::lock_guard lk(mu_);
-      e = std::move(race_error_);
-    }
-    on_run_done(std::move(e));
   }
+
+ private:
   struct delay_done {
     std::shared_ptr<start_op> op;
     void operator()(boost::system::error_code) { op->attempt(); }
@@ -223,12 +183,9 @@ class start_op : public std::enable_shared_from_this<start_op> {
         try {
           // The last attempt takes the params; earlier ones get a copy.
           std::any p = attempt_no_ >= cfg().attempts ? std::move(params_) : params_;
-          if (cfg().timeout > nanoseconds::zero()) {
-            launch_race(std::move(p));
-          } else {
-            initiate_run(exec_->impl, std::move(p), run_handler(run_done{shared_from_this()}), &ticket_,
-                         &run_final_);
-          }
+          initiate_run(exec_->impl, std::move(p), run_handler(run_done{shared_from_this()}), &ticket_,
+                       &run_final_);
+          if (cfg().timeout > nanoseconds::zero() && !is_unset(ticket_)) arm_deadline();
           if (is_unset(ticket_) && attempt_no_ == 1) {
             // The job refused the first run (it was started on its own with job.run() between
             // our admission check and here): the start is refused with errc::still_pending and
@@ -293,44 +250,29 @@ class start_op : public std::enable_shared_from_this<start_op> {
     exec_->release(this);
   }
 
-  void launch_race(std::any p) {
-    // Under mu_. Not an experimental::parallel_group: a group's per-branch cancellation signals
-    // are not thread-safe, and on a multi-threaded executor the run's completion (which clears
-    // its slot on the handler's executor) raced with the group's emits from the timer's
-    // completion or from the launching thread itself (a use-after-free found by test/fuzz and
-    // test/stress). Here the two completions meet under mu_: the run is cancelled through its
-    // ticket (thread-safe), and the timer is touched only under mu_.
-    // The timer exists for the whole op once made. It runs on the job's strand (API.md: the
-    // timeout is handled there, so a body that never yields delays it, and the timeout's
-    // cancel_run is ordered with the body's own steps). Made before the run is launched: if
-    // making it throws (the context has shut down, std::bad_alloc), nothing has started and
-    // the attempt fails to launch cleanly.
-    if (!timer_) timer_.emplace(strand_of(*exec_->impl));
-    race_error_ = nullptr;
-    race_run_ended_ = false;
-    race_pending_ = 1;
-    initiate_run(exec_->impl, std::move(p), run_handler(race_run_done{shared_from_this()}), &ticket_,
-                 &run_final_);
-    if (is_unset(ticket_)) return;  // refused by the job: its handler ends the attempt, no timer
+  void arm_deadline() {
+    // Under mu_, once the run is launched (its end takes mu_ first, so it disarms after this).
+    // Out of memory (or the timer cannot be made), this one attempt goes without its timeout
+    // rather than failing after its run was launched.
     try {
-      timer_->expires_after(cfg().timeout);
-      timer_->async_wait(race_timer_done{shared_from_this()});
-      ++race_pending_;
+      deadline_generation_ = exec_->deadline.arm(
+          exec_, *exec_->impl, saturated_add(attempt_started_, cfg().timeout), weak_from_this());
     } catch (...) {
-      // (std::bad_alloc) The run is launched and its handler alone ends the attempt: this one
-      // attempt goes without its timeout rather than completing twice.
     }
   }
 
   void on_run_done(std::exception_ptr e) {
     bool stopped, refused;
     nanoseconds took;
+    bool timed_out;
     {
       std::lock_guard lk(mu_);
       took = steady_clock::now() - attempt_started_;
       phase_ = phase::idle;
       stopped = stopped_locked();
       refused = refused_;
+      timed_out = timed_out_;
+      if (deadline_generation_ != 0) exec_->deadline.disarm(std::exchange(deadline_generation_, 0));
     }
     if (refused) return complete(std::move(e));  // the job refused the first run: a refused start
 
@@ -343,7 +285,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
         // The attempt had failed on its own before the stop reached its run (a run the stop
         // cancelled ends `canceled`): a failed attempt, counted in retries; no further one runs.
         // If it was the last, the outcome was decided before the stop: the start failed.
-        record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
+        record({timed_out ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
         if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
         return finish(error_ptr(errc::canceled), start_end::canceled);
       }
@@ -352,7 +294,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       record({attempt_outcome::canceled, std::move(e), took}, false);
       return finish(error_ptr(errc::canceled), start_end::canceled);
     }
-    record({timed_out_ ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
+    record({timed_out ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
     if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
     // The job refused this attempt because its registry is draining: no further attempt either.
     if (e == error_ptr(errc::shutting_down)) return finish(std::move(e), start_end::failed);
@@ -467,7 +409,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // Touched by one step at a time (Asio orders the steps).
   unsigned attempt_no_ = 0;
   steady_clock::time_point attempt_started_{};
-  bool timed_out_ = false;  // written by the timer's completion (under mu_), read after the race
+  bool timed_out_ = false;  // under mu_: the deadline cancelled this attempt's run
   // The attempt's run's final state, written by the job when the run ends, before the run's
   // handler is posted (created: the job refused the run or it never ended).
   state run_final_ = state::created;
@@ -481,13 +423,13 @@ class start_op : public std::enable_shared_from_this<start_op> {
   bool stop_acted_ = false;               // request_stop() has run
   std::atomic<bool> stop_marked_{false};  // mark_stopped(), under the executor's mutex
   run_ticket ticket_;
-  std::optional<asio::steady_timer> timer_;        // the timeout, on the job's strand
   std::optional<asio::steady_timer> delay_timer_;  // the retry delay, on the job's executor
-  // The race of a run against its timeout: completions still to come, and the run's result.
-  unsigned race_pending_ = 0;
-  bool race_run_ended_ = false;
-  std::exception_ptr race_error_;
+  std::uint64_t deadline_generation_ = 0;          // the attempt's armed deadline (0: none)
 };
+
+void attempt_deadline_reached(const std::shared_ptr<start_op>& op, std::uint64_t generation) {
+  op->deadline_reached(generation);
+}
 
 void start_cancellation::operator()(asio::cancellation_type_t type) const {
   if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==

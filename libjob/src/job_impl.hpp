@@ -45,6 +45,18 @@ using watch_batch = std::vector<ready_watch>;
 
 class job_service;
 
+/// What the end of a run completes, once the job's mutex is released: the async_run caller, the
+/// async waiters, the watchers (with their snapshots), and watchers whose snapshot could not be
+/// made (completed with not_enough_memory).
+struct run_end {
+  run_handler handler;
+  asio::any_completion_executor handler_work;
+  std::exception_ptr error;
+  std::list<pending_wait> woken;
+  watch_batch batch;
+  std::list<pending_watch> starved;
+};
+
 /// How many run ends a watched job keeps (async_watch).
 constexpr std::size_t terminal_log_size = 64;
 
@@ -65,12 +77,12 @@ struct run_state {
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
   asio::any_io_executor strand_ex;                         // the job's strand, for this run
   std::atomic<bool> posted{false};                         // the launch is queued on the strand
-  std::atomic<bool> launched{false};                       // the coroutine exists (co_spawn returned)
+  bool launched = false;         // strand only: the body's coroutine has started (its slot is connected)
   state* final_out = nullptr;    // where finish() writes the run's final state (the executor's)
   bool ended = false;            // guarded by job->mu
   bool ended_on_strand = false;  // strand only: no more emits into `signal`
-  // The body's cancellation signal. Not thread-safe: touched only on the job's strand, except
-  // in start(), where co_spawn connects it before the coroutine can run.
+  // The body's cancellation signal: the parent slot of the run's coroutine. Not thread-safe:
+  // touched only on the job's strand (launch() connects it, cancel emits it there).
   asio::cancellation_signal signal;
   run_handler handler;  // the async_run caller, if any
   asio::any_completion_executor handler_work;
@@ -87,7 +99,13 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void launch(const std::shared_ptr<run_state>& rs);
   bool cancel_current(cancel_reason why);
   bool cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why);
-  void finish(run_state& rs, std::exception_ptr e) noexcept;
+  /// The run's end, on the strand: the state, the stamps, the blocking waiters. Returns what is
+  /// left to complete (see complete()).
+  run_end finish(run_state& rs, std::exception_ptr e) noexcept;
+  /// Completes everything a run's end released, each on its own executor, inline where this
+  /// thread may run it (the end of a run is never inside an initiating call). If a handler
+  /// throws, the rest are queued instead (never lost) and the exception propagates.
+  void complete(run_end& end);
   void abandon(run_state& rs) noexcept;
   void wait();
   void async_wait(wait_handler h);
@@ -171,7 +189,8 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   job_service* registry_;
   std::list<job_impl*>::iterator registry_pos_;  // guarded by the registry's mutex
   bool registered_ = false;                      // guarded by the registry's mutex
-  bool cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs, cancel_reason why);
+  bool cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs, cancel_reason why,
+                     bool may_emit_inline);
 
   std::unique_ptr<jobs::logger> context_logger_;            // made under mu by context_logger()
   std::atomic<jobs::logger*> context_logger_ptr_{nullptr};  // context_logger_, once made

@@ -1,22 +1,26 @@
 // jobs::job: the Asio glue around the lifecycle in detail/lifecycle.hpp.
 //
 // How a run travels (see DESIGN.md "Data flow of a run"):
-//   start()  — under the job's mutex: lifecycle::on_start, reset the per-run data, co_spawn the
-//              body on the job's strand with the run's cancellation signal bound to it;
+//   start()  — under the job's mutex: lifecycle::on_start, reset the per-run data, post the
+//              launch to the job's strand;
+//   launch() — on the strand: start the body's coroutine there, its slot the run's signal;
 //   body     — runs on the strand, reports through its context;
-//   cancel() — under the mutex: lifecycle::on_cancel, record the reason; then the emit goes to
-//              the strand (signals are not thread-safe);
-//   finish() — the co_spawn completion, on the strand: lifecycle::on_end, wake blocking waiters,
-//              post every asynchronous waiter's handler to its own executor.
+//   cancel() — under the mutex: lifecycle::on_cancel, record the reason; then the emit, on the
+//              strand (signals are not thread-safe): inline if already there, else posted;
+//   finish() — at the body's end, inline on the strand: lifecycle::on_end, wake blocking
+//              waiters; then complete() dispatches every asynchronous waiter's handler and the
+//              caller's to its own executor.
 #include "job_impl.hpp"
 #include "run_errors.hpp"
 
 #include <jobs/detail/completion.hpp>
 #include <jobs/detail/log.hpp>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/version.hpp>
+
+#include <optional>
 
 namespace jobs::detail {
 
@@ -42,31 +46,43 @@ struct run_cancellation {
   }
 };
 
-// The co_spawn completion of a run. If it is destroyed without having been called, the
-// coroutine's frame was destroyed (the execution context shut down): the run is abandoned.
-struct run_completion {
-  std::shared_ptr<run_state> rs;
+// The bottom frame of a run's coroutine stack: the body, then the run's end, inline on the
+// strand. It is what co_spawn's own entry point does, without its three extra steps, none of
+// which a run needs (see launch()): a dispatch onto the strand (the launch is already there), a
+// post when the body never suspended (the launch was posted, so this is never inside the
+// initiating call), and a second cancellation signal between the caller's slot and the body.
+//
+// If the frame is destroyed before the body has ended (the execution context shut down with the
+// body suspended), the guard abandons the run.
+using entry_point = asio::awaitable<asio::detail::awaitable_thread_entry_point, asio::any_io_executor>;
 
-  explicit run_completion(std::shared_ptr<run_state> r) noexcept : rs(std::move(r)) {}
-  run_completion(run_completion&&) noexcept = default;
-  run_completion& operator=(run_completion&&) = delete;
-  ~run_completion() {
-    if (rs && rs->launched.load(std::memory_order_acquire)) rs->job->abandon(*rs);
-  }
-
-  void operator()(std::exception_ptr e) {
-    auto r = std::move(rs);
-    r->job->finish(*r, std::move(e));
+struct abandon_guard {
+  run_state* rs;
+  bool armed = true;
+  explicit abandon_guard(run_state* r) noexcept : rs(r) {}
+  abandon_guard(const abandon_guard&) = delete;
+  abandon_guard& operator=(const abandon_guard&) = delete;
+  ~abandon_guard() {
+    if (armed) rs->job->abandon(*rs);
   }
 };
 
-// What co_spawn calls on the strand: the body, with a context that lives in the coroutine
-// frame for as long as the run does.
-struct body_call {
-  context ctx;
-  const body* fn;
-  asio::awaitable<void> operator()() { return (*fn)(ctx); }
-};
+entry_point run_body(std::shared_ptr<run_state> rs) {
+  std::exception_ptr e;
+  {
+    abandon_guard guard{rs.get()};
+    context ctx(rs);  // lives in this frame for as long as the body does
+    try {
+      co_await rs->job->fn(ctx);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    guard.armed = false;
+  }
+  run_end end = rs->job->finish(*rs, std::move(e));
+  // A handler that throws propagates out of the io_context's run(), as Asio's own do.
+  rs->job->complete(end);
+}
 
 // The launch of a run, posted to the strand (see job_impl::start). If it is destroyed unrun,
 // the execution context shut down before the body could start: the run is abandoned.
@@ -84,11 +100,7 @@ struct deferred_launch {
 
   void operator()() {
     auto r = std::move(rs);
-    try {
-      r->job->launch(r);
-    } catch (...) {
-      r->job->finish(*r, std::current_exception());  // e.g. std::bad_alloc: the run fails with it
-    }
+    r->job->launch(r);
   }
 };
 
@@ -199,10 +211,25 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
 }
 
 void job_impl::launch(const std::shared_ptr<run_state>& rs) {
-  // On the strand. co_spawn dispatches its first step inline here, so the body runs at once.
-  asio::co_spawn(rs->strand_ex, body_call{context(rs), &fn},
-                 asio::bind_cancellation_slot(rs->signal.slot(), run_completion(rs)));
-  rs->launched.store(true, std::memory_order_release);
+  // On the strand, from the post that start() made. The body's coroutine starts here, inline:
+  // an awaitable thread whose bottom frame is run_body, with the run's own signal as its parent
+  // slot (what co_spawn builds, minus its entry dispatch and its proxy signal). Asio's public API
+  // has no "start this awaitable now"; awaitable_thread is the machinery co_spawn itself uses,
+  // checked against Boost 1.81 (see the static_assert below).
+  static_assert(BOOST_ASIO_VERSION == 102600,
+                "awaitable_thread is used as checked on Asio 1.26 (Boost 1.81)");
+  std::optional<asio::detail::awaitable_thread<asio::any_io_executor>> thread;
+  try {
+    auto slot = rs->signal.slot();
+    thread.emplace(run_body(rs), rs->strand_ex, slot, asio::cancellation_state(slot));
+  } catch (...) {
+    // Out of memory for the frame: the run fails with std::bad_alloc, the body never ran.
+    run_end end = finish(*rs, std::current_exception());
+    complete(end);
+    return;
+  }
+  rs->launched = true;
+  thread->launch();  // runs the body up to its first suspension, or to its end
 }
 
 bool job_impl::cancel_current(cancel_reason why) {
@@ -210,34 +237,41 @@ bool job_impl::cancel_current(cancel_reason why) {
   if (!on_cancel(st)) return false;
   auto rs = current.lock();
   if (!rs) return false;
-  return cancel_locked(lk, std::move(rs), why);
+  return cancel_locked(lk, std::move(rs), why, true);
 }
 
 bool job_impl::cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why) {
   std::unique_lock lk(mu);
   if (rs->ended || rs->generation != generation || !on_cancel(st)) return false;
-  return cancel_locked(lk, rs, why);
+  return cancel_locked(lk, rs, why, false);
 }
 
 bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs,
-                             cancel_reason why) {
+                             cancel_reason why, bool may_emit_inline) {
   // The reason first, so that context::is_canceled() is true by the time the body sees the emit.
-  // Then the emit, the one step that can fail (its post allocates): if it throws, the reason is
-  // taken back and the job is exactly as it was. Only then does the state change; nothing after
-  // that throws.
+  // Then the emit is arranged, the one step that can fail (its post allocates): if it throws, the
+  // reason is taken back and the job is exactly as it was. Only then does the state change;
+  // nothing after that throws.
   //
-  // The signal is touched only on the strand, and the emit is posted (never dispatched): it
-  // queues behind the launch that start() posted, so the body's slot is connected by then. The
-  // post runs nothing inline, so holding mu here is safe.
+  // The signal is touched only on the strand. A public cancel() made on the strand once the body
+  // has started (a body cancelling itself, a handler on the job's strand) emits right here,
+  // after the mutex is released (an emit runs the awaited operation's cancellation handler,
+  // which may call back into the job). Anywhere else, and for the library's own cancellations
+  // (cancel_run: the executor's timeout and stop hold the start's mutex), the emit is posted to
+  // the strand: it queues behind the launch that start() posted, so the body's slot is connected
+  // by then. The post runs nothing inline, so holding mu here is safe.
   rs->reason.store(why, std::memory_order_relaxed);
-  try {
-    auto ex = rs->strand_ex;
-    asio::post(ex, [rs] {
-      if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
-    });
-  } catch (...) {
-    rs->reason.store(cancel_reason::none, std::memory_order_relaxed);
-    throw;
+  const bool inline_emit = may_emit_inline && running_in(rs->strand_ex) && rs->launched;
+  if (!inline_emit) {
+    try {
+      auto ex = rs->strand_ex;
+      asio::post(ex, [rs] {
+        if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
+      });
+    } catch (...) {
+      rs->reason.store(cancel_reason::none, std::memory_order_relaxed);
+      throw;
+    }
   }
   st = state::canceling;
   watch_batch batch;
@@ -246,6 +280,7 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   } catch (...) {
   }
   lk.unlock();
+  if (inline_emit && !rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
   deliver(batch);
   // A cancellation the application asked for is a lifecycle record; a timeout is a warning
   // (API.md, "Library logging").
@@ -259,8 +294,8 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   return true;
 }
 
-void job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
-  // On the strand: the co_spawn completion. Nothing here may throw (it would leave
+run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
+  // On the strand, at the end of the body. Nothing here may throw (it would leave
   // io_context::run() and lose the waiters): every step that can fail (std::bad_alloc) is on its
   // own, and the waiters are released first.
   rs.ended_on_strand = true;
@@ -278,13 +313,14 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
     }
   }
 
-  std::exception_ptr run_error_ptr;
-  std::list<pending_wait> woken;
-  watch_batch batch;
+  run_end end;
+  std::exception_ptr& run_error_ptr = end.error;
+  std::list<pending_wait>& woken = end.woken;
+  watch_batch& batch = end.batch;
   state final;
   std::chrono::nanoseconds took;
   std::string log_text;
-  std::list<pending_watch> starved;
+  std::list<pending_watch>& starved = end.starved;
   {
     std::lock_guard lk(mu);
     const cancel_reason why = rs.reason.load(std::memory_order_relaxed);
@@ -380,14 +416,37 @@ void job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
     }
   } catch (...) {
   }
-  if (rs.handler)
-    post_completion_nothrow(ex, std::move(rs.handler), std::move(rs.handler_work), run_error_ptr);
-  for (auto& w : woken)
-    post_completion_nothrow(ex, std::move(w.handler), std::move(w.work), boost::system::error_code{});
-  deliver(batch);
-  for (auto& w : starved)
-    post_completion_nothrow(ex, std::move(w.handler), std::move(w.work),
-                            make_error_code(boost::system::errc::not_enough_memory), jobs::stats{});
+  end.handler.swap(rs.handler);
+  end.handler_work = std::move(rs.handler_work);
+  return end;
+}
+
+void job_impl::complete(run_end& end) {
+  // Each completion is dispatched: inline when this thread may run the handler's executor (the
+  // common case: the io_context's own thread, or the job's strand), else queued there. Once a
+  // handler has thrown, the others are posted instead, so that none is lost and each one's
+  // exception leaves run() on its own; the first exception propagates from here.
+  std::exception_ptr thrown;
+  auto one = [&](auto&& h, auto&& work, auto... args) {
+    if (!thrown) {
+      try {
+        dispatch_completion(std::move(h), std::move(work), std::move(args)...);
+        return;
+      } catch (...) {
+        thrown = std::current_exception();
+        return;  // (the handler was consumed by its call)
+      }
+    }
+    post_completion_nothrow(ex, std::move(h), std::move(work), std::move(args)...);
+  };
+  for (auto& w : end.woken) one(w.handler, w.work, boost::system::error_code{});
+  for (auto& r : end.batch)
+    one(r.watch.handler, r.watch.work, boost::system::error_code{}, std::move(r.snapshot));
+  for (auto& w : end.starved)
+    one(w.handler, w.work, make_error_code(boost::system::errc::not_enough_memory), jobs::stats{});
+  // The async_run caller last: the executor's start continues from it, inline.
+  if (end.handler) one(end.handler, end.handler_work, end.error);
+  if (thrown) std::rethrow_exception(thrown);
 }
 
 void job_impl::abandon(run_state& rs) noexcept {

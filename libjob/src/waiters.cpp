@@ -38,12 +38,20 @@ struct watch_cancellation {
 }  // namespace
 
 void job_impl::wait() {
-  if (on_job_strand(*this) || blocking_guard::active(this))
+  if (blocking_guard::active(this))
     throw std::logic_error(
         "jobs::job::wait() called from the job's own strand (its body or a callback "
         "of its run): it would deadlock; use async_wait");
   std::unique_lock lk(mu);
   if (!is_pending(st)) return;
+  // A run is pending. On the job's strand (its body, or a completion handler that the end of the
+  // previous run dispatched there, inline) that run could never start or end.
+  if (running_in(strand_ex)) {
+    lk.unlock();
+    throw std::logic_error(
+        "jobs::job::wait() called from the job's own strand (its body or a callback "
+        "of its run): it would deadlock; use async_wait");
+  }
   const std::uint64_t run = generation;
   ++blocked;
   cv.wait(lk, [&] { return finished >= run; });

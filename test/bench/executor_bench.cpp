@@ -77,6 +77,45 @@ void BM_job_async_run(benchmark::State& state) {
 }
 BENCHMARK(BM_job_async_run);
 
+// The bare baselines of the fast-path goals: the body co_spawned on a strand, alone; and raced
+// by hand against a 30 s steady_timer on that strand whose handler emits a cancellation_signal
+// bound to the body (no ||, no parallel_group): what an application writes without the library.
+asio::awaitable<void> bare_body() { co_return; }
+
+void BM_bare_co_spawn_strand(benchmark::State& state) {
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  counted c{state};
+  for (auto _ : state) {
+    asio::co_spawn(strand, bare_body(), [&](std::exception_ptr e) { c.failures += e != nullptr; });
+    io.restart();
+    io.run();
+  }
+}
+BENCHMARK(BM_bare_co_spawn_strand);
+
+void BM_bare_timer_race_30s(benchmark::State& state) {
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  asio::steady_timer timer(strand);
+  counted c{state};
+  for (auto _ : state) {
+    asio::cancellation_signal signal;
+    timer.expires_after(30s);
+    timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) signal.emit(asio::cancellation_type::terminal);
+    });
+    asio::co_spawn(strand, bare_body(),
+                   asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+                     timer.cancel();
+                     c.failures += e != nullptr;
+                   }));
+    io.restart();
+    io.run();
+  }
+}
+BENCHMARK(BM_bare_timer_race_30s);
+
 void BM_handwritten_race_30s(benchmark::State& state) {
   quiet_logs();
   asio::io_context io;
@@ -136,6 +175,32 @@ void BM_coro_job_async_run(benchmark::State& state) {
   io.run();
 }
 BENCHMARK(BM_coro_job_async_run);
+
+void BM_coro_bare_timer_race_30s(benchmark::State& state) {
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  counted c{state};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(strand);
+        for (auto _ : state) {
+          asio::cancellation_signal signal;
+          timer.expires_after(30s);
+          timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec) signal.emit(asio::cancellation_type::terminal);
+          });
+          auto [e] = co_await asio::co_spawn(
+              strand, bare_body(),
+              asio::bind_cancellation_slot(signal.slot(), asio::as_tuple(asio::use_awaitable)));
+          timer.cancel();
+          c.failures += e != nullptr;
+        }
+      },
+      [&](std::exception_ptr e) { c.failures += e != nullptr; });
+  io.run();
+}
+BENCHMARK(BM_coro_bare_timer_race_30s);
 
 void BM_coro_handwritten_race_30s(benchmark::State& state) {
   quiet_logs();

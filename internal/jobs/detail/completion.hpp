@@ -8,6 +8,7 @@
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -74,6 +75,34 @@ void post_completion(const asio::any_io_executor& via, Handler h, asio::any_comp
   }
   asio::post(via, completion_call<Handler, Args...>{std::move(h), std::move(work),
                                                     std::tuple<Args...>(std::move(args)...)});
+}
+
+// A handler's completion, dispatched to its own executor: called inline when this thread may run
+// it there (the caller is then already outside the handler's initiating call), else queued.
+// The same call as completion_call, without an associated executor of its own, so that
+// asio::dispatch runs it directly instead of through a work_dispatcher.
+template <class Handler, class... Args>
+struct dispatched_call {
+  Handler handler;
+  asio::any_completion_executor work;  // the handler's executor, work counted until the call
+  std::tuple<Args...> args;
+
+  void operator()() {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) slot.clear();
+    auto w = std::move(work);
+    std::apply(std::move(handler), std::move(args));
+  }
+};
+
+// Completes `h` on its own executor, inline if this thread runs it. Only where the caller is
+// known to be outside the handler's initiating call (API.md, "Completion placement"): the end of
+// a run, on the job's strand. A handler that throws propagates out of this call.
+template <class Handler, class... Args>
+void dispatch_completion(Handler h, asio::any_completion_executor work, Args... args) {
+  auto ex = work;
+  asio::dispatch(ex, dispatched_call<Handler, Args...>{std::move(h), std::move(work),
+                                                       std::tuple<Args...>(std::move(args)...)});
 }
 
 // post_completion for the paths that must not throw (the end of a run, cancel() once it has
