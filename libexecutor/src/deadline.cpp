@@ -5,6 +5,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <new>
+#include <stdexcept>
+
 namespace jobs::detail {
 
 // ---- context_work ------------------------------------------------------------------------------
@@ -18,16 +21,14 @@ context_work::context_work(const boost::asio::any_io_executor& ex) noexcept {
 std::uint64_t deadline_timer::arm(const std::shared_ptr<executor_state>& owner, const job_impl& job,
                                   time_point at, std::weak_ptr<start_op> op) {
   std::lock_guard lk(mu_);
-  if (!timer_) {
-    auto strand = strand_of(job);
+  if (!has_timer_) {
+    if (!is_attached(job))
+      throw std::logic_error("jobs::executor: the job's execution context has shut down");
     const auto ex = owner->job.get_executor();
-    context_work work(ex);
-    if (work)
-      timer_.emplace(ex);
-    else
-      timer_.emplace(strand);
-    work_ = work;
-    strand_ = std::move(strand);
+    new (timer_buf_) boost::asio::steady_timer(ex);
+    has_timer_ = true;
+    job_ = &job;
+    work_ = context_work(ex);
   }
   if (at == time_point::max()) {
     // A deadline that never comes (a saturated timeout): nothing to wait for.
@@ -57,8 +58,8 @@ std::uint64_t deadline_timer::arm(const std::shared_ptr<executor_state>& owner, 
 void deadline_timer::set_locked(const std::shared_ptr<executor_state>& owner, time_point at) {
   // Setting the expiry cancels a pending wait: its completion (operation_aborted, or a success
   // already queued) carries an older wait number and is ignored.
-  timer_->expires_at(at);
-  timer_->async_wait(expiry{owner, wait_ + 1, work_});
+  timer().expires_at(at);
+  timer().async_wait(expiry{owner, wait_ + 1, work_});
   if (work_) work_.finished();  // the wait itself does not count (see "Work counting")
   ++wait_;
   kernel_at_ = at;
@@ -72,7 +73,7 @@ void deadline_timer::disarm(std::uint64_t generation) noexcept {
   if (work_) {
     work_.finished();  // the wait stays pending, uncounted, for a later attempt's deadline
   } else {
-    timer_->cancel();
+    timer().cancel();
     kernel_at_ = time_point::max();
   }
 }
@@ -107,14 +108,18 @@ void deadline_timer::expired(std::uint64_t wait, const std::shared_ptr<executor_
     if (work_) work_.finished();  // no live deadline any more
   }
   if (!op) return;
-  if (!work_) return attempt_deadline_reached(op, generation);  // the timer is on the strand
   // The deadline acts on the job's strand (API.md: a body that never yields delays it). Out of
-  // memory, it acts here rather than never.
+  // memory, or once the context has shut down, it acts here rather than never.
   try {
-    boost::asio::post(strand_, [op, generation] { attempt_deadline_reached(op, generation); });
+    boost::asio::post(strand_of(*owner->impl),
+                      [op, generation] { attempt_deadline_reached(op, generation); });
   } catch (...) {
     attempt_deadline_reached(op, generation);
   }
+}
+
+deadline_timer::~deadline_timer() {
+  if (has_timer_ && is_attached(*job_)) timer().~basic_waitable_timer();
 }
 
 }  // namespace jobs::detail

@@ -27,8 +27,8 @@
 // the job's strand. What counts instead is the live deadline: from arm() until disarm() or
 // expiry, the context has one unit of work, so a timeout keeps its context running exactly as
 // long as a plain steady_timer would have. A test checks that run() returns at once after a
-// start with a 30 s timeout. On any other executor (a thread_pool's, a user's), the timer is on
-// the job's strand, set per attempt and cancelled when the attempt ends, as a hand-written
+// start with a 30 s timeout. On any other executor (a thread_pool's, a user's), the timer is
+// set per attempt and cancelled when the attempt ends, as a hand-written
 // timeout would be.
 #pragma once
 
@@ -68,6 +68,14 @@ class deadline_timer {
  public:
   using time_point = std::chrono::steady_clock::time_point;
 
+  deadline_timer() = default;
+  deadline_timer(const deadline_timer&) = delete;
+  deadline_timer& operator=(const deadline_timer&) = delete;
+  /// The timer is destroyed only while the job's execution context is attached: an executor
+  /// handle may outlive a context that was destroyed with everything pending, and a timer whose
+  /// service is gone must not be touched (its executor is the context's own: nothing leaks).
+  ~deadline_timer();
+
   /// Arms the deadline `at` for the attempt of `op`; returns its generation (never 0). The timer
   /// is made on the job's strand on first use. Throws (std::bad_alloc, or the job's execution
   /// context has shut down) with nothing changed.
@@ -87,14 +95,20 @@ class deadline_timer {
   void set_locked(const std::shared_ptr<executor_state>& owner, time_point at);
 
   std::mutex mu_;
-  std::optional<boost::asio::steady_timer> timer_;  // lazy: the io_context's executor; else the strand
-  context_work work_;                               // empty: not lazy (set and cancelled per attempt)
-  boost::asio::any_io_executor strand_;             // the job's strand, where an expiry acts
-  time_point kernel_at_ = time_point::max();        // the pending wait's expiry (max: none)
-  std::uint64_t wait_ = 0;                          // the pending wait's number
-  time_point due_ = time_point::max();              // the live attempt's deadline (max: none)
-  std::weak_ptr<start_op> target_;                  // the live attempt's start
-  std::uint64_t generation_ = 0;                    // the live attempt's generation
+  boost::asio::steady_timer& timer() noexcept {
+    return *reinterpret_cast<boost::asio::steady_timer*>(timer_buf_);
+  }
+
+  // On the job's own executor (not its strand): an expiry that acts is posted to the strand.
+  alignas(boost::asio::steady_timer) unsigned char timer_buf_[sizeof(boost::asio::steady_timer)];
+  bool has_timer_ = false;
+  const job_impl* job_ = nullptr;
+  context_work work_;                         // empty: not lazy (set and cancelled per attempt)
+  time_point kernel_at_ = time_point::max();  // the pending wait's expiry (max: none)
+  std::uint64_t wait_ = 0;                    // the pending wait's number
+  time_point due_ = time_point::max();        // the live attempt's deadline (max: none)
+  std::weak_ptr<start_op> target_;            // the live attempt's start
+  std::uint64_t generation_ = 0;              // the live attempt's generation
 };
 
 }  // namespace jobs::detail

@@ -130,10 +130,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
  private:
   enum class phase : std::uint8_t { idle, running, delay, done };
 
-  struct run_done {
-    std::shared_ptr<start_op> op;
-    void operator()(std::exception_ptr e) { op->on_run_done(std::move(e)); }
-  };
+  // The run's end (run_continuation): inline on the job's strand where the run ended, or, for
+  // a run the job refused, from a post to the job's executor.
+  static void run_ended(const std::shared_ptr<void>& op, std::exception_ptr e) {
+    static_cast<start_op*>(op.get())->on_run_done(std::move(e));
+  }
 
  public:
   // The deadline armed as `generation` has come (on the job's strand): if that attempt's run is
@@ -183,13 +184,13 @@ class start_op : public std::enable_shared_from_this<start_op> {
         try {
           // The last attempt takes the params; earlier ones get a copy.
           std::any p = attempt_no_ >= cfg().attempts ? std::move(params_) : params_;
-          initiate_run(exec_->impl, std::move(p), run_handler(run_done{shared_from_this()}), &ticket_,
+          initiate_run(exec_->impl, std::move(p), run_continuation{&run_ended, shared_from_this()}, &ticket_,
                        &run_final_);
           if (cfg().timeout > nanoseconds::zero() && !is_unset(ticket_)) arm_deadline();
           if (is_unset(ticket_) && attempt_no_ == 1) {
             // The job refused the first run (it was started on its own with job.run() between
             // our admission check and here): the start is refused with errc::still_pending and
-            // changes nothing. The refusal arrives through the run's handler (posted by the job).
+            // changes nothing. The refusal arrives through the run's continuation (posted by the job).
             // Lock order op → executor → job is never reversed (the executor mutex is never held
             // while taking an op's mutex).
             refused_ = true;

@@ -33,6 +33,11 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
   checked(j).start(std::move(params), std::move(h), ticket, final_out);
 }
 
+void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_continuation then,
+                  run_ticket* ticket, state* final_out) {
+  checked(j).start(std::move(params), run_handler{}, ticket, final_out, std::move(then));
+}
+
 jobs::logger* user_logger_of(const job_impl& j) noexcept { return j.lifecycle_logger(); }
 
 std::uint64_t run_generation(const job_impl& j) {

@@ -51,6 +51,7 @@ class job_service;
 struct run_end {
   run_handler handler;
   asio::any_completion_executor handler_work;
+  run_continuation then;
   std::exception_ptr error;
   std::list<pending_wait> woken;
   watch_batch batch;
@@ -86,6 +87,7 @@ struct run_state {
   asio::cancellation_signal signal;
   run_handler handler;  // the async_run caller, if any
   asio::any_completion_executor handler_work;
+  run_continuation then;  // or the executor's continuation
 };
 
 class job_impl : public std::enable_shared_from_this<job_impl> {
@@ -95,8 +97,11 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   job_impl(const job_impl&) = delete;
   job_impl& operator=(const job_impl&) = delete;
 
-  bool start(std::any params, run_handler h, run_ticket* ticket, state* final_out = nullptr);
+  bool start(std::any params, run_handler h, run_ticket* ticket, state* final_out = nullptr,
+             run_continuation then = {});
   void launch(const std::shared_ptr<run_state>& rs);
+  /// Posts a refused run's continuation to the job's executor with `e`; returns false.
+  bool refuse(run_continuation then, const std::exception_ptr& e);
   bool cancel_current(cancel_reason why);
   bool cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why);
   /// The run's end, on the strand: the state, the stamps, the blocking waiters. Returns what is

@@ -106,13 +106,21 @@ struct deferred_launch {
 
 }  // namespace
 
-bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* final_out) {
+// A refused run's continuation, posted to the job's executor (never inside the initiation).
+bool job_impl::refuse(run_continuation then, const std::exception_ptr& e) {
+  asio::post(ex, [then = std::move(then), e] { then.fn(then.owner, e); });
+  return false;
+}
+
+bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* final_out,
+                     run_continuation then) {
   // Everything that can fail is done before the state changes: a failed start leaves the job
   // exactly as it was.
   auto rs = std::make_shared<run_state>();
   rs->job = shared_from_this();
   rs->params = std::move(params);
   rs->final_out = final_out;
+  rs->then = std::move(then);
   asio::cancellation_slot caller_slot;
   if (h) {
     rs->handler_work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
@@ -128,12 +136,14 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
     // Its registry is draining: refused, like a pending run, through the handler if there is
     // one; run() itself throws (false would read as "a run is pending").
     lk.unlock();
+    if (rs->then) return refuse(std::move(rs->then), error_ptr(errc::shutting_down));
     if (!rs->handler) std::rethrow_exception(error_ptr(errc::shutting_down));
     post_completion(ex, std::move(rs->handler), std::move(rs->handler_work), error_ptr(errc::shutting_down));
     return false;
   }
   if (!on_start(st)) {
     lk.unlock();
+    if (rs->then) return refuse(std::move(rs->then), error_ptr(errc::still_pending));
     if (rs->handler)
       post_completion(ex, std::move(rs->handler), std::move(rs->handler_work),
                       error_ptr(errc::still_pending));
@@ -418,6 +428,7 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
   }
   end.handler.swap(rs.handler);
   end.handler_work = std::move(rs.handler_work);
+  end.then = std::move(rs.then);
   return end;
 }
 
@@ -446,6 +457,19 @@ void job_impl::complete(run_end& end) {
     one(w.handler, w.work, make_error_code(boost::system::errc::not_enough_memory), jobs::stats{});
   // The async_run caller last: the executor's start continues from it, inline.
   if (end.handler) one(end.handler, end.handler_work, end.error);
+  if (end.then) {
+    // The executor's own continuation: inline, unless a handler threw above (then it is posted,
+    // so that the start still ends).
+    if (!thrown) {
+      auto then = std::move(end.then);
+      then.fn(then.owner, end.error);
+    } else {
+      try {
+        refuse(std::move(end.then), end.error);
+      } catch (...) {
+      }
+    }
+  }
   if (thrown) std::rethrow_exception(thrown);
 }
 
@@ -476,6 +500,7 @@ void job_impl::abandon(run_state& rs) noexcept {
   }
   rs.handler = nullptr;
   rs.handler_work = nullptr;
+  rs.then = {};
 }
 
 }  // namespace jobs::detail

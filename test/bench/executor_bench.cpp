@@ -29,9 +29,12 @@ extern "C" [[noreturn]] void __cxa_throw(void* obj, void* type, void (*destroy)(
 #include <boost/log/trivial.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -252,6 +255,84 @@ void BM_coro_executor_start_timeout_retry3(benchmark::State& state) {
 }
 BENCHMARK(BM_coro_executor_start_timeout_retry3);
 
+// ---- --profile=<side> N: N operations outside Google Benchmark, for callgrind -----------------
+//   valgrind --tool=callgrind --toggle-collect='*profiled_*' executor_bench --profile=start 20000
+// Sides: bare (co_spawn on a strand), bare_race (the hand-written timer race), run
+// (job.async_run), start, start_timeout (with_timeout(30s)). Each op runs the io_context until it
+// completes, as the benchmarks above do; 1000 uncollected ops first.
+template <class Op>
+[[gnu::noipa]] std::size_t profiled_ops(Op& op, std::size_t n) {
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < n; ++i) ok += op();
+  return ok;
+}
+
+int profile(std::string_view side, std::size_t n) {
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  asio::steady_timer timer(strand);
+  jobs::job j(io, "bench", trivial_body);
+  std::optional<jobs::executor> exec;
+  if (side == "start") exec.emplace(j);
+  if (side == "start_timeout") exec.emplace(j, jobs::with_timeout(30s));
+  std::size_t failures = 0;
+  auto run_once = [&] {
+    io.restart();
+    io.run();
+    return failures == 0 ? 1 : 0;
+  };
+  auto go = [&](auto op) {
+    profiled_ops(op, 1000);
+    return profiled_ops(op, n);
+  };
+  std::size_t ok = 0;
+  if (side == "bare") {
+    ok = go([&] {
+      asio::co_spawn(strand, bare_body(), [&](std::exception_ptr e) { failures += e != nullptr; });
+      return run_once();
+    });
+  } else if (side == "bare_race") {
+    ok = go([&] {
+      asio::cancellation_signal signal;
+      timer.expires_after(30s);
+      timer.async_wait([&](boost::system::error_code ec) {
+        if (!ec) signal.emit(asio::cancellation_type::terminal);
+      });
+      asio::co_spawn(strand, bare_body(),
+                     asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+                       timer.cancel();
+                       failures += e != nullptr;
+                     }));
+      return run_once();
+    });
+  } else if (side == "run") {
+    ok = go([&] {
+      j.async_run([&](std::exception_ptr e) { failures += e != nullptr; });
+      return run_once();
+    });
+  } else if (exec) {
+    ok = go([&] {
+      exec->async_start([&](std::exception_ptr e) { failures += e != nullptr; });
+      return run_once();
+    });
+  } else {
+    std::fprintf(stderr, "unknown side %.*s\n", static_cast<int>(side.size()), side.data());
+    return 2;
+  }
+  std::printf("%zu of %zu %.*s ops completed without error\n", ok, n, static_cast<int>(side.size()),
+              side.data());
+  return ok == n ? 0 : 1;
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  constexpr std::string_view profile_flag = "--profile=";
+  if (argc == 3 && std::string_view(argv[1]).starts_with(profile_flag))
+    return profile(std::string_view(argv[1]).substr(profile_flag.size()), std::stoul(argv[2]));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -21,6 +21,22 @@ struct job_access {
   static const std::shared_ptr<job_impl>& impl(const job& j) noexcept { return j.impl_; }
 };
 
+/// A run's internal continuation (the executor's), in place of a completion handler: called with
+/// the run's error at its end, inline on the job's strand, after the handlers of the run's
+/// waiters; for a run the job refuses, posted to the job's executor. Never invoked inside the
+/// initiation. `owner` is kept alive until then, and released unrun if the run is abandoned
+/// (its execution context shut down). Costs no allocation and no executor hop: the owner handles
+/// its own placement and work counting.
+struct run_continuation {
+  void (*fn)(const std::shared_ptr<void>& owner, std::exception_ptr e) = nullptr;
+  std::shared_ptr<void> owner;
+  explicit operator bool() const noexcept { return fn != nullptr; }
+};
+
+/// initiate_run with a continuation instead of a handler.
+void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_continuation then,
+                  run_ticket* ticket, state* final_out);
+
 /// async_run's initiation, also handing back the run's ticket when the run was admitted
 /// (the ticket is set before the body can start). With `final_out`, the run's final state is
 /// written there when it ends, before its handler is posted (the handler's owner keeps it alive).
