@@ -235,3 +235,30 @@ BOOST_AUTO_TEST_CASE(cooldown_and_once_hold_across_ticks) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(scheduler_trigger)
+
+BOOST_AUTO_TEST_CASE(trigger_goes_through_the_overlap_policy_and_the_cap) {
+  world w;
+  jobs::scheduler sched(w.reg, jobs::with_clock(w.clock), jobs::with_max_concurrent(1));
+  auto g = w.gate();
+  sched.add(exec_of(w.io, "skip", w.r, g), "@daily");
+  sched.add(exec_of(w.io, "buffered", w.r, g), "@daily", jobs::with_overlap(jobs::overlap::buffer_one));
+  const auto due = sched.next("skip");
+  sched.trigger("skip");
+  run_until(w.io, [&] { return g->waiting() == 1; });
+  sched.trigger("skip");  // running: skipped
+  BOOST_TEST(sched.stats("skip").ticks_skipped == 1u);
+  sched.trigger("buffered");  // waits for the slot
+  BOOST_TEST(sched.stats("buffered").queued);
+  sched.trigger("buffered");  // covered by the queued start
+  BOOST_TEST(sched.stats("buffered").ticks_skipped == 1u);
+  g->open();
+  run_until(w.io, [&] { return w.r->count("buffered") == 1 && sched.running() == 0; });
+  settle(w.io);
+  BOOST_TEST(w.r->count("skip") == 1);
+  BOOST_TEST(w.r->count("buffered") == 1);
+  BOOST_TEST((sched.next("skip") == due));  // a trigger does not move the due time
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -28,7 +28,8 @@ BOOST_AUTO_TEST_CASE(add_remove_pause_trigger_from_eight_threads_while_schedules
     });
     execs.emplace_back(j);
   }
-  const jobs::overlap policies[] = {jobs::overlap::skip, jobs::overlap::buffer_one, jobs::overlap::cancel_previous};
+  const jobs::overlap policies[] = {jobs::overlap::skip, jobs::overlap::buffer_one,
+                                    jobs::overlap::cancel_previous};
 
   std::vector<std::thread> loop;
   for (int i = 0; i < 2; ++i) loop.emplace_back([&] { io.run(); });
@@ -55,25 +56,15 @@ BOOST_AUTO_TEST_CASE(add_remove_pause_trigger_from_eight_threads_while_schedules
               sched.add(execs[static_cast<std::size_t>(i)], (i % 2) ? "@every 1s" : "@every 3s",
                         jobs::with_overlap(policies[i % 3]), jobs::with_priority(i % 4));
               break;
-            case 2:
-              sched.remove(id);
-              break;
-            case 3:
-              sched.pause(id);
-              break;
-            case 4:
-              sched.resume(id);
-              break;
-            case 5:
-              sched.trigger(id);
-              break;
+            case 2: sched.remove(id); break;
+            case 3: sched.pause(id); break;
+            case 4: sched.resume(id); break;
+            case 5: sched.trigger(id); break;
             case 6:
               (void)sched.next(id);
               (void)sched.stats(id);
               break;
-            default:
-              (void)reg.stats();
-              break;
+            default: (void)reg.stats(); break;
           }
           ++ops;
         } catch (const std::out_of_range&) {
