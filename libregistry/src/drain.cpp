@@ -14,6 +14,7 @@
 #include "registry_state.hpp"
 
 #include <jobs/detail/completion.hpp>
+#include <jobs/detail/registry_extension.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -390,6 +391,8 @@ void initiate_drain(const std::shared_ptr<registry_state>& sp, std::chrono::nano
   registry_state& s = checked(sp);
   auto work = tracked(asio::get_associated_executor(h, completion_executor(s.ex)));
   auto slot = asio::get_associated_cancellation_slot(h);
+  // What adds work to the registry (a scheduler) stops first, then the registry drains.
+  for (const auto& x : extensions_of(s)) x->on_drain();
 
   std::unique_lock lk(s.mu);
   std::shared_ptr<drain_op> op = s.drain.lock();

@@ -4,6 +4,7 @@
 
 #include <jobs/detail/executor_access.hpp>
 #include <jobs/detail/job_access.hpp>
+#include <jobs/detail/registry_extension.hpp>
 
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
@@ -198,9 +199,11 @@ boost::json::array registry::stats(const selector& sel) const {
   boost::json::array out;
   const auto entries = detail::select_entries(detail::checked(state_), sel);
   out.reserve(entries.size());
+  const auto extensions = detail::extensions_of(*state_);
   for (const auto& e : entries) {
     boost::json::value v = boost::json::value_from(e.job.stats());
     if (e.executor) v.as_object()["executor"] = boost::json::value_from(e.executor->stats());
+    for (const auto& x : extensions) x->annotate(e, v.as_object());
     out.push_back(std::move(v));
   }
   return out;
@@ -218,12 +221,15 @@ bool registry::is_closed() const {
 
 void registry::reopen() {
   auto& s = detail::checked(state_);
-  std::unique_lock lk(s.mu);
-  if (auto d = s.drain.lock(); d && detail::drain_in_progress(*d))
-    throw std::logic_error("jobs::registry::reopen: a drain is in progress; reopen once it has completed");
-  if (!s.closed) return;
-  s.closed = false;
-  for (const auto& n : s.nodes) detail::set_closed(n.entry, false);
+  {
+    std::unique_lock lk(s.mu);
+    if (auto d = s.drain.lock(); d && detail::drain_in_progress(*d))
+      throw std::logic_error("jobs::registry::reopen: a drain is in progress; reopen once it has completed");
+    if (!s.closed) return;
+    s.closed = false;
+    for (const auto& n : s.nodes) detail::set_closed(n.entry, false);
+  }
+  for (const auto& x : detail::extensions_of(s)) x->on_reopen();
 }
 
 asio::any_io_executor registry::get_executor() const noexcept {

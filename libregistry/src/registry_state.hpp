@@ -17,6 +17,7 @@
 namespace jobs::detail {
 
 class drain_op;
+class registry_extension;
 
 /// One registered job.
 struct registry_node {
@@ -49,6 +50,8 @@ class registry_state {
   /// The drain in progress, if any (guarded by mu). Weak: the drain's own handlers keep it
   /// alive, so a drain whose execution context is destroyed frees everything.
   std::weak_ptr<drain_op> drain;
+  /// Layers built on the registry (jobs/detail/registry_extension.hpp), guarded by mu.
+  std::vector<std::weak_ptr<registry_extension>> extensions;
 };
 
 /// Whether the entry is running: its job has a run pending, or its executor a start in progress.

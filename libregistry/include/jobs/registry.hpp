@@ -50,6 +50,7 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const
 namespace detail {
 
 class registry_state;
+struct registry_access;
 
 using drain_handler = asio::any_completion_handler<void(boost::system::error_code, drain_report)>;
 
@@ -184,6 +185,8 @@ class registry {
   friend bool operator==(const registry& a, const registry& b) noexcept { return a.state_ == b.state_; }
 
  private:
+  friend struct detail::registry_access;
+
   struct drain_initiation {
     std::shared_ptr<detail::registry_state> state;
     template <class Handler>
