@@ -97,6 +97,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
     if (!conn_) co_return make_error_code(boost::system::errc::not_enough_memory);
     if (PQstatus(conn_) == CONNECTION_BAD) co_return fail_connect();
     if (PQsetnonblocking(conn_, 1) != 0) co_return fail_connect();
+    // The server's notices ("relation ... already exists, skipping") are not errors: libpq
+    // would print them on stderr.
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
     // The timeout cancels the socket's wait; connecting stops there.
     timed_out_ = false;
     timer_.expires_after(timeout);
