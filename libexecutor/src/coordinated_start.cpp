@@ -101,20 +101,21 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
   }
 
   void tick(boost::system::error_code ec) {
-    bool send = false;
+    bool send = false, expired = false;
     steady_clock::time_point sent;
     {
       std::lock_guard lk(mu_);
       if (done_ || lost_ || ec == asio::error::operation_aborted) return;
       sent = steady_clock::now();
-      if (sent >= deadline_) {
-        // Not renewed in time (the store unreachable, or this process frozen past it).
-      } else {
+      // Past the deadline: not renewed in time (the store unreachable, or this process frozen
+      // past it).
+      expired = sent >= deadline_;
+      if (!expired) {
         if (!renewing_) send = renewing_ = true;
         arm_locked();
       }
     }
-    if (sent >= deadline_) return lose();
+    if (expired) return lose();
     if (!send) return;
     try {
       c_->store->async_renew(
@@ -160,6 +161,7 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
     {
       std::lock_guard lk(mu_);
       done_ = true;
+      was_lost_ = lost_;  // final from here on: lose() does nothing once done_ is set
       timer_.cancel();
     }
     set_fencing_token(*s_->impl, std::nullopt);
@@ -168,7 +170,7 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
       std::lock_guard lk(s_->mu);
       admitted_ = s_->starts > starts_before_;  // else admit_start refused (a refused start records nothing)
     }
-    if (admitted_ && !lost_) {
+    if (admitted_ && !was_lost_) {
       if (!e && s_->cfg.once) out.once_done = true;
       if (s_->cfg.cooldown > nanoseconds::zero()) out.cooldown = s_->cfg.cooldown;
     }
@@ -184,7 +186,12 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
   }
 
   void released(boost::system::error_code ec) {
-    if (ec && ec != errc::lease_lost && steady_clock::now() < deadline_) {
+    steady_clock::time_point deadline;
+    {
+      std::lock_guard lk(mu_);
+      deadline = deadline_;
+    }
+    if (ec && ec != errc::lease_lost && steady_clock::now() < deadline) {
       // The store could not be reached: try again while the lease is still ours (it lapses on
       // its own after that, without the outcome).
       timer_.expires_after(std::min<nanoseconds>(std::chrono::milliseconds(200), lease() / 10));
@@ -192,7 +199,7 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
       return;
     }
     std::exception_ptr e = std::move(result_);
-    if (admitted_ && (lost_ || ec)) e = error_ptr(errc::lease_lost);
+    if (admitted_ && (was_lost_ || ec)) e = error_ptr(errc::lease_lost);
     complete(std::move(handler_), std::move(work_), std::move(e));
   }
 
@@ -203,6 +210,7 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
   asio::any_completion_executor work_;
   std::uint64_t starts_before_ = 0;
   bool admitted_ = false;
+  bool was_lost_ = false;  // lost_ as finish() found it
   std::exception_ptr result_;
   lease_outcome outcome_;
 
