@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(hostile_names_are_stored_intact) {
       std::string("nul\0inside", 10) + tag,
       std::string("nul", 3) + tag,  // distinct from the one with the NUL
       "ジョブ ✓ 🙂 émigré" + tag,
-      std::string("\xff\xfe not utf-8", 14) + tag,
+      std::string("\xff\xfe not utf-8", 13) + tag,
   };
   for (const auto& n : names) {
     jobs::job j(io, "hostile", [](jobs::context&) -> asio::awaitable<void> { co_return; });
