@@ -92,6 +92,13 @@ const std::exception_ptr& once_error();
 std::string go_duration_text(nanoseconds d);
 steady_clock::time_point saturated_add(steady_clock::time_point t, nanoseconds d) noexcept;
 
+// start.cpp: the local admission and the start (initiate_start without a coordinator).
+void admit_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
+                 asio::any_io_executor own);
+// coordinated_start.cpp: a start under with_coordinator: the lease, then admit_start.
+void initiate_coordinated_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
+                                asio::any_io_executor own);
+
 // start.cpp: stop() and stop(true) (executor::stop), after its checks.
 void stop_starts(executor_state& s, bool wait);
 

@@ -76,5 +76,6 @@ void apply(executor_config& c, backoff_option o) {
 }
 void apply(executor_config& c, retry_if_option o) { c.retry_if = std::move(o.fn); }
 void apply(executor_config& c, on_retry_option o) { c.on_retry = std::move(o.fn); }
+void apply(executor_config& c, coordinator_option o) { c.coordination = std::move(o.c); }
 
 }  // namespace jobs::detail

@@ -446,6 +446,14 @@ void start_cancellation::operator()(asio::cancellation_type_t type) const {
 
 void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
                     asio::any_io_executor own) {
+  // with_coordinator: the lease first (coordinated_start.cpp), then admit_start.
+  if (s->cfg.coordination)
+    return initiate_coordinated_start(s, std::move(params), std::move(h), std::move(own));
+  admit_start(s, std::move(params), std::move(h), std::move(own));
+}
+
+void admit_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
+                 asio::any_io_executor own) {
   auto work = tracked(asio::get_associated_executor(h, completion_executor(s->job.get_executor())));
   // Where a completion that must not run inside this call is posted: the handler's own executor
   // when it has one Asio can post to, else the job's (the handler's default executor).

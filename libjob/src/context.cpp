@@ -48,6 +48,7 @@ boost::system::error_code context::cancel_reason() const noexcept {
     case detail::cancel_reason::none: return {};
     case detail::cancel_reason::canceled: return make_error_code(errc::canceled);
     case detail::cancel_reason::timeout: return make_error_code(errc::timeout);
+    case detail::cancel_reason::lease_lost: return make_error_code(errc::lease_lost);
   }
   return {};
 }

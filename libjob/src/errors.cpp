@@ -21,8 +21,11 @@ const std::exception_ptr& error_ptr(errc e) {
       std::make_exception_ptr(error(errc::still_pending, "job is still pending"));
   static const std::exception_ptr shutting_down =
       std::make_exception_ptr(error(errc::shutting_down, "job is shutting down: its registry is draining"));
+  static const std::exception_ptr lease_lost = std::make_exception_ptr(
+      error(errc::lease_lost, "job lease lost: the run was canceled because its lease could not be renewed"));
   switch (e) {
     case errc::canceled: return canceled;
+    case errc::lease_lost: return lease_lost;
     case errc::timeout: return timeout;
     case errc::shutting_down: return shutting_down;
     default: return pending;
@@ -98,7 +101,9 @@ const std::string& library_error_text(run_error kind) {
   static const std::string none;
   static const std::string canceled = describe(error_ptr(errc::canceled));
   static const std::string timeout = describe(error_ptr(errc::timeout));
+  static const std::string lease_lost = describe(error_ptr(errc::lease_lost));
   switch (kind) {
+    case run_error::lease_lost: return lease_lost;
     case run_error::canceled: return canceled;
     case run_error::timeout: return timeout;
     default: return none;

@@ -75,6 +75,7 @@ struct run_state {
   std::shared_ptr<job_impl> job;
   std::any params;                                         // immutable while the run exists
   std::uint64_t generation = 0;                            // which run of the job this is (1, 2, ...)
+  std::optional<std::uint64_t> fencing;                    // the lease's epoch (with_coordinator)
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
   asio::any_io_executor strand_ex;                         // the job's strand, for this run
   std::atomic<bool> posted{false};                         // the launch is queued on the strand
@@ -187,6 +188,7 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   std::uint64_t next_wait_key = 0;
   unsigned blocked = 0;  // threads inside wait()
   bool closed = false;   // runs refused with errc::shutting_down (set_closed: a draining registry)
+  std::optional<std::uint64_t> fencing;  // handed to each run started while set (set_fencing_token)
 
  private:
   friend class job_service;

@@ -164,6 +164,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
         started, ended,    started_steady};
 
   st = state::running;
+  rs->fencing = fencing;
   progress = -1;
   result.reset();
   error = nullptr;
@@ -344,6 +345,7 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
       case run_error::body: run_error_ptr = e; break;
       case run_error::canceled: run_error_ptr = error_ptr(errc::canceled); break;
       case run_error::timeout: run_error_ptr = error_ptr(errc::timeout); break;
+      case run_error::lease_lost: run_error_ptr = error_ptr(errc::lease_lost); break;
     }
     rs.ended = true;
     st = final = out.final;

@@ -38,13 +38,15 @@ class category final : public boost::system::error_category {
       case errc::canceled: return "job canceled";
       case errc::shutting_down: return "job is shutting down";
       case errc::duplicate_id: return "duplicate job id";
+      case errc::lease_lost: return "job lease lost";
     }
     return "unknown jobs error " + std::to_string(ev);
   }
 
   boost::system::error_condition default_error_condition(int ev) const noexcept override {
     switch (static_cast<errc>(ev)) {
-      case errc::canceled: return boost::system::errc::operation_canceled;
+      case errc::canceled:
+      case errc::lease_lost: return boost::system::errc::operation_canceled;
       case errc::timeout: return boost::system::errc::timed_out;
       default: return {ev, *this};
     }

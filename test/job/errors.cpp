@@ -18,7 +18,8 @@ using jobs::errc;
 
 namespace {
 
-constexpr std::array all_errc{errc::still_pending, errc::once, errc::cooldown, errc::timeout, errc::canceled};
+constexpr std::array all_errc{errc::still_pending, errc::once,     errc::cooldown,
+                              errc::timeout,       errc::canceled, errc::lease_lost};
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -79,6 +80,9 @@ BOOST_AUTO_TEST_CASE(messages_name_the_failure) {
   BOOST_TEST(contains(sys::error_code(errc::cooldown).message(), "cooldown"));
   BOOST_TEST(contains(sys::error_code(errc::timeout).message(), "timed out"));
   BOOST_TEST(contains(sys::error_code(errc::canceled).message(), "canceled"));
+  BOOST_TEST(contains(sys::error_code(errc::lease_lost).message(), "lease lost"));
+  // A lost lease is a cancellation of the run, for code that tests the portable condition.
+  BOOST_TEST(sys::error_code(errc::lease_lost) == sys::errc::operation_canceled);
 }
 
 BOOST_AUTO_TEST_CASE(error_is_a_system_error_with_its_own_text) {

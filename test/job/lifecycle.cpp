@@ -23,7 +23,8 @@ namespace {
 
 constexpr std::array all_states{state::created,   state::running, state::canceling,
                                 state::succeeded, state::failed,  state::canceled};
-constexpr std::array all_reasons{cancel_reason::none, cancel_reason::canceled, cancel_reason::timeout};
+constexpr std::array all_reasons{cancel_reason::none, cancel_reason::canceled, cancel_reason::timeout,
+                                 cancel_reason::lease_lost};
 constexpr std::array all_ends{body_end::returned, body_end::threw_cancellation, body_end::threw_other,
                               body_end::abandoned};
 
@@ -33,7 +34,7 @@ struct expected_row {
   body_end end;
   run_outcome outcome;
 };
-constexpr std::array<expected_row, 12> outcome_table{{
+constexpr std::array<expected_row, 16> outcome_table{{
     {cancel_reason::none, body_end::returned, {state::succeeded, run_error::none}},
     {cancel_reason::none, body_end::threw_cancellation, {state::failed, run_error::body}},
     {cancel_reason::none, body_end::threw_other, {state::failed, run_error::body}},
@@ -46,6 +47,11 @@ constexpr std::array<expected_row, 12> outcome_table{{
     {cancel_reason::timeout, body_end::threw_cancellation, {state::failed, run_error::timeout}},
     {cancel_reason::timeout, body_end::threw_other, {state::failed, run_error::body}},
     {cancel_reason::timeout, body_end::abandoned, {state::canceled, run_error::canceled}},
+    // A coordinated run that lost its lease ends canceled, whatever the body does, with errc::lease_lost.
+    {cancel_reason::lease_lost, body_end::returned, {state::canceled, run_error::lease_lost}},
+    {cancel_reason::lease_lost, body_end::threw_cancellation, {state::canceled, run_error::lease_lost}},
+    {cancel_reason::lease_lost, body_end::threw_other, {state::canceled, run_error::body}},
+    {cancel_reason::lease_lost, body_end::abandoned, {state::canceled, run_error::canceled}},
 }};
 
 // The functions are usable in constant expressions.
@@ -160,7 +166,7 @@ BOOST_AUTO_TEST_CASE(a_real_job_follows_on_end) {
         switch (r) {
           case cancel_reason::none: g.open(); break;
           case cancel_reason::canceled: BOOST_TEST(j.cancel()); break;
-          default: BOOST_TEST(jobs::detail::cancel_run(ticket, cancel_reason::timeout)); break;
+          default: BOOST_TEST(jobs::detail::cancel_run(ticket, r)); break;
         }
         BOOST_TEST_REQUIRE(jobs_test::poll_until(io, [&] { return j.is_done(); }));
         BOOST_TEST(after_gate);
@@ -174,10 +180,14 @@ BOOST_AUTO_TEST_CASE(a_real_job_follows_on_end) {
             break;
           case run_error::canceled: BOOST_TEST(jobs_test::code_of(j.error()) == jobs::errc::canceled); break;
           case run_error::timeout: BOOST_TEST(jobs_test::code_of(j.error()) == jobs::errc::timeout); break;
+          case run_error::lease_lost:
+            BOOST_TEST(jobs_test::code_of(j.error()) == jobs::errc::lease_lost);
+            break;
         }
         switch (r) {
           case cancel_reason::none: BOOST_TEST(!seen_reason); break;
           case cancel_reason::canceled: BOOST_TEST(seen_reason == jobs::errc::canceled); break;
+          case cancel_reason::lease_lost: BOOST_TEST(seen_reason == jobs::errc::lease_lost); break;
           default: BOOST_TEST(seen_reason == jobs::errc::timeout); break;
         }
       }

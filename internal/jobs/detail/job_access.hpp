@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace jobs::detail {
@@ -54,6 +55,14 @@ asio::any_io_executor strand_of(const job_impl& j);
 /// While `closed`, new runs are refused with errc::shutting_down: async_run (and an executor's
 /// attempt) through the handler, run() by throwing jobs::error. A run in progress goes on.
 void set_closed(job_impl& j, bool closed) noexcept;
+
+/// Runs started from now on carry `token` as their context's fencing_token() (with_coordinator:
+/// the lease's epoch, set while the lease is held; nullopt clears it). coordination.cpp.
+void set_fencing_token(job_impl& j, std::optional<std::uint64_t> token) noexcept;
+
+/// Requests cancellation of the job's current run, whoever started it, with the given reason
+/// (with_coordinator: cancel_reason::lease_lost). False if no run is running.
+bool cancel_current(job_impl& j, cancel_reason why);
 
 /// False once the job's execution context has shut down (its strand is released).
 bool is_attached(const job_impl& j) noexcept;

@@ -4,6 +4,7 @@
 // Not an Asio executor: this is the Go package's Executor.
 #pragma once
 
+#include <jobs/coordination.hpp>
 #include <jobs/job.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -59,6 +60,7 @@ struct executor_config {
   on_complete_fn on_complete;
   retry_if_fn retry_if;
   on_retry_fn on_retry;
+  std::shared_ptr<const coordination_config> coordination;  // with_coordinator (null: local only)
 };
 
 struct retry_option {
@@ -95,6 +97,7 @@ void apply(executor_config& c, on_complete_option o);
 void apply(executor_config& c, backoff_option o);
 void apply(executor_config& c, retry_if_option o);
 void apply(executor_config& c, on_retry_option o);
+void apply(executor_config& c, coordinator_option o);
 
 /// `ns` nanoseconds, saturated to the range of std::chrono::nanoseconds. Throws
 /// std::invalid_argument (naming `what`) for NaN.

@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <any>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,11 @@ class context {
   void set_progress(double p);
   void set_result(std::any r);
   const std::any& params() const noexcept;
+  /// The fencing token of a coordinated start (with_coordinator): the epoch of the lease this
+  /// run holds, which grows with every acquisition fleet-wide. A body guards its own writes with
+  /// it (e.g. `UPDATE ... WHERE fence < $token`), so that a holder that lost its lease cannot
+  /// overwrite its successor's work. Empty when the run is not under a coordinator's lease.
+  std::optional<std::uint64_t> fencing_token() const noexcept;
   /// std::any_cast of the params; throws std::bad_any_cast for another type.
   template <class T>
   const T& params() const {

@@ -19,6 +19,7 @@ enum class errc : int {
   canceled,           ///< a run ended by cancel(), stop() or the caller's cancellation
   shutting_down,      ///< run / start refused: the job's registry is draining (jobs::registry)
   duplicate_id,       ///< a registry already holds a job with that id (jobs::registry)
+  lease_lost,         ///< a coordinated run lost its lease (with_coordinator): renewal failed
 };
 
 /// The category of `errc`, named "jobs". `errc::canceled` is equivalent to the portable

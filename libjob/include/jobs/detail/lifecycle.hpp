@@ -13,7 +13,7 @@
 namespace jobs::detail {
 
 /// Why cancellation was requested for a run.
-enum class cancel_reason : std::uint8_t { none, canceled, timeout };
+enum class cancel_reason : std::uint8_t { none, canceled, timeout, lease_lost };
 
 /// How a body ended.
 enum class body_end : std::uint8_t {
@@ -25,10 +25,11 @@ enum class body_end : std::uint8_t {
 
 /// What a finished run's error() holds.
 enum class run_error : std::uint8_t {
-  none,      ///< null
-  body,      ///< the body's own exception, as thrown
-  canceled,  ///< jobs::errc::canceled
-  timeout,   ///< jobs::errc::timeout
+  none,        ///< null
+  body,        ///< the body's own exception, as thrown
+  canceled,    ///< jobs::errc::canceled
+  timeout,     ///< jobs::errc::timeout
+  lease_lost,  ///< jobs::errc::lease_lost (a coordinated run whose lease was lost)
 };
 
 struct run_outcome {
@@ -62,6 +63,8 @@ constexpr run_outcome on_end(cancel_reason r, body_end b) noexcept {
   switch (r) {
     case cancel_reason::canceled:
       return {state::canceled, b == body_end::threw_other ? run_error::body : run_error::canceled};
+    case cancel_reason::lease_lost:  // as canceled: the run must not go on without its lease
+      return {state::canceled, b == body_end::threw_other ? run_error::body : run_error::lease_lost};
     case cancel_reason::timeout:
       if (b == body_end::returned) return {state::succeeded, run_error::none};
       return {state::failed, b == body_end::threw_cancellation ? run_error::timeout : run_error::body};
