@@ -98,7 +98,8 @@ class admin {
   /// A typed decoder: `fn` returns the params as a T.
   template <class T, class Fn>
   void register_params(std::string id, Fn fn) {
-    register_params(std::move(id), params_decoder([f = std::move(fn)](const boost::json::value& v) -> std::any {
+    register_params(std::move(id),
+                    params_decoder([f = std::move(fn)](const boost::json::value& v) -> std::any {
                       return std::any(T(f(v)));
                     }));
   }
