@@ -3,7 +3,8 @@
 # unit tests and examples in a normal (Debug) build, the unit tests again under
 # AddressSanitizer+UndefinedBehaviorSanitizer and under ThreadSanitizer, the libFuzzer targets
 # (clang++; job_fuzz 60 s, selector_fuzz 30 s) from their committed corpora — and builds a
-# consumer project against the installed package.
+# consumer project against the installed package; example/server's load test (wrk) runs once,
+# in a Release build.
 #   build/test.sh            everything
 #   build/test.sh dev        only the given presets (dev, asan, tsan, fuzz)
 set -euo pipefail
@@ -49,6 +50,12 @@ for preset in "${presets[@]}"; do
 done
 
 if [[ " ${presets[*]} " == *" dev "* ]]; then
+  # Once, not under the sanitizers: wrk against quote_service built in Release (the same build
+  # as build/server.sh), /quote (jobs::executor) against /bare/quote (a hand-written loop).
+  echo "=== load: quote_service (Release) under wrk, 64 connections, 10 s per endpoint"
+  cmake --preset release -DJOBS_BUILD_TESTS=OFF -DJOBS_BUILD_BENCH=OFF >/dev/null
+  cmake --build build/release -j"$jobs" --target quote_service
+  example/server/load_test.sh build/release/example/server/quote_service
   echo "=== consumer: find_package(jobs) from the installed package"
   prefix="$PWD/build/dev/install"
   rm -rf "$prefix" build/dev/consumer

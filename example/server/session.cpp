@@ -89,11 +89,13 @@ asio::awaitable<std::optional<response>> quote_route(service& svc, const request
                                          asio::co_spawn(ex, std::move(op), asio::deferred),
                                          socket.async_wait(tcp::socket::wait_read, asio::deferred))
                                          .async_wait(until_made_or_hung_up{&socket}, asio::use_awaitable);
-  if (e) std::rethrow_exception(e);
-  if (result.status == 499) {  // canceled: the client went away
+  // Canceled (the client went away): the quote completes with 499, or throws operation_aborted
+  // if the cancellation came before it awaited anything.
+  if ((e && order[0] == 1) || (!e && result.status == 499)) {
     ++svc.live.disconnects;
     co_return std::nullopt;
   }
+  if (e) std::rethrow_exception(e);
   auto res = json(result.status, std::move(result.body));
   res.set("x-attempts", std::to_string(result.attempts));
   co_return res;
