@@ -76,6 +76,10 @@ BOOST_AUTO_TEST_CASE(a_thousand_hang_ups_leave_nothing_behind) {
     BOOST_TEST(count(during, "quote_jobs_registered") == 800);
     BOOST_TEST(count(during, "quote_executors_alive") == 800);
     BOOST_TEST(count(during, "sessions") == n + 1);  // and this one
+#ifdef QUOTE_WITH_ADMIN
+    // The same count through jobs::http (which starts watching the jobs it lists).
+    BOOST_TEST(get(s.port(), "/jobs?selector=kind%3Dquote").json().as_array().size() == 800u);
+#endif
     BOOST_TEST(c.sent == n);
     BOOST_TEST(c.failed == 0);
     c.hang_up();
