@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$service" --port 0 --upstream-fail-rate "$fail_rate" --upstream-latency-ms 10 --attempts "$attempts" \
+"$service" --port 0 --upstream-fail-rate "$fail_rate" --upstream-latency-ms 10 --attempts "$attempts" --grace-ms 1000 \
   >"$out/service.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do
