@@ -204,7 +204,25 @@ asio::awaitable<response> answer(std::shared_ptr<admin_state> s, const route& r,
           "Content-Security-Policy",
           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
       res.keep_alive(req.keep_alive());
-      res.body() = std::string(page_html());
+      // The matching jobs inlined, so that the table is there as soon as the page is parsed
+      // ("<" escaped: the JSON cannot close its script element).
+      std::string initial = "null";
+      try {
+        initial = json::serialize(s->reg.stats(r.selector));
+      } catch (const std::invalid_argument&) {
+        // A bad selector: the page's own request shows the error.
+      }
+      std::string escaped;
+      for (char ch : initial) {
+        if (ch == '<')
+          escaped += "\\u003c";
+        else
+          escaped += ch;
+      }
+      std::string page(page_html());
+      const std::string_view mark = "/*INITIAL*/null";
+      page.replace(page.find(mark), mark.size(), escaped);
+      res.body() = std::move(page);
       res.prepare_payload();
       co_return res;
     }

@@ -32,6 +32,7 @@ button{padding:.2em .7em}
 <div id="error"></div>
 <table><thead><tr><th>id</th><th>labels</th><th>state</th><th>progress</th><th>retries</th><th>age</th>
 <th>last error</th><th></th></tr></thead><tbody id="rows"></tbody></table>
+<script id="initial" type="application/json">/*INITIAL*/null</script>
 <script>
 "use strict";
 const base = location.pathname.replace(/\/+$/, "");
@@ -95,6 +96,9 @@ $("apply").onclick = connect;
 $("selector").addEventListener("keydown", (e) => { if (e.key === "Enter") connect(); });
 const initial = new URLSearchParams(location.search).get("selector");
 if (initial) $("selector").value = initial;
+// The jobs as they were when the page was served: rendered at once, before any request.
+const first = JSON.parse($("initial").textContent);
+if (Array.isArray(first)) { for (const j of first) jobs.set(j.id, j); render(); }
 setInterval(render, 5000);
 connect();
 </script></body></html>

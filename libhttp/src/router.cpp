@@ -90,7 +90,8 @@ std::variant<route, route_error> parse_route(bhttp::verb method, std::string_vie
     }
     route out{r.ep, {}, {}};
     if (r.path[0] == "{id}") out.id = segs[0];
-    if (r.ep == endpoint::list || r.ep == endpoint::cancel_selected || r.ep == endpoint::events) {
+    if (r.ep == endpoint::list || r.ep == endpoint::cancel_selected || r.ep == endpoint::events ||
+        r.ep == endpoint::page) {
       for (auto p : u.params()) {
         if (p.key == "selector") {
           out.selector = p.value;
