@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(g++ cmake make
   libboost1.81-dev libboost-log1.81-dev libboost-test1.81-dev libboost-json1.81-dev
   libhowardhinnant-date-dev tzdata golang-go golang-github-robfig-cron-dev
+  libboost-url1.81-dev prometheus chromium-headless-shell  # jobs::http: URLs, promtool, the page test
   wrk  # example/server's load test
   "$@")
 
