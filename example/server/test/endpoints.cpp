@@ -4,6 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <set>
+
 using namespace quote_test;
 
 namespace {
@@ -84,7 +86,8 @@ BOOST_AUTO_TEST_CASE(jobs_admin_is_mounted) {
   auto list = get(s.port(), "/jobs?selector=kind%3Dbackground");
   BOOST_TEST_REQUIRE(list.status == 200u, list.body);
   std::set<std::string> ids;
-  for (const auto& j : list.json().as_array()) ids.insert(std::string(j.at("id").as_string()));
+  const auto jobs = list.json();
+  for (const auto& j : jobs.as_array()) ids.insert(std::string(j.at("id").as_string()));
   BOOST_TEST((ids == std::set<std::string>{"batch-report", "cache-refresh"}));
   BOOST_TEST(eventually(
       [&] { return get_object(s.port(), "/jobs/batch-report").at("progress").to_number<double>() > 0; }));
