@@ -73,6 +73,16 @@ BOOST_AUTO_TEST_CASE(sigterm_during_load_drains_and_exits_0) {
   for (auto& o : pinned) asio::co_spawn(io, one(ep, "/quote?symbol=ACME", o), asio::detached);
   for (auto& l : loops) asio::co_spawn(io, looper(ep, l, stop), asio::detached);
   std::thread runner([&] { io.run(); });
+  struct join_on_exit {  // also when a REQUIRE fails
+    asio::io_context& io;
+    std::thread& t;
+    ~join_on_exit() {
+      if (t.joinable()) {
+        io.stop();
+        t.join();
+      }
+    }
+  } joiner{io, runner};
 
   // The 64 (and the loops' 8) are in flight at the upstream: then SIGTERM.
   BOOST_TEST_REQUIRE(eventually([&] {
