@@ -7,6 +7,8 @@ packages=(g++ cmake make
   libboost1.81-dev libboost-log1.81-dev libboost-test1.81-dev libboost-json1.81-dev
   libhowardhinnant-date-dev tzdata golang-go golang-github-robfig-cron-dev
   postgresql-15 libpq-dev
+  libboost-url1.81-dev prometheus chromium-headless-shell  # jobs::http: URLs, promtool, the page test
+  wrk  # example/server's load test
   "$@")
 
 missing=()
