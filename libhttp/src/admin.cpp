@@ -32,6 +32,7 @@ admin_state::~admin_state() {
 void admin_state::track() {
   std::vector<jobs::job> js;
   for (auto& e : reg.select()) js.push_back(e.job);
+  tracker->prune();  // jobs that ended and left the registry since
   tracker->add(std::move(js));
 }
 
@@ -84,6 +85,15 @@ admin::admin(jobs::registry r, options o)
           }
         }
       });
+  // A job that has ended and is no longer in the registry (a per-request job, say) is not watched
+  // or held any longer; it is watched again if it is added back and listed.
+  state_->tracker->keep_while([weak](const jobs::job& j, const jobs::stats& s) {
+    auto st = weak.lock();
+    if (!st) return false;
+    if (!jobs::is_done(s.state)) return true;
+    auto e = st->reg.find(j.id());
+    return e && e->job == j;
+  });
 }
 
 void admin::register_params(std::string id, params_decoder fn) {

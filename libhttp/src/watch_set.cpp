@@ -64,6 +64,10 @@ void watch_set::on_snapshot(const std::string& id, const std::shared_ptr<asio::c
   }
   if (cb_) cb_(it->second.job, s);
   if (closed_) return;  // the callback closed the set
+  if (keep_ && !keep_(it->second.job, s)) {
+    watches_.erase(it);  // e.g. a job that has ended and left its registry: not held any longer
+    return;
+  }
   const auto version = s.version;
   ++*count_;
   it->second.job.async_watch(
@@ -73,6 +77,20 @@ void watch_set::on_snapshot(const std::string& id, const std::shared_ptr<asio::c
                      --*self->count_;
                      self->on_snapshot(id, sig, e, std::move(n));
                    })));
+}
+
+void watch_set::prune() {
+  asio::dispatch(strand_, [self = shared_from_this()] {
+    if (self->closed_ || !self->keep_) return;
+    for (auto it = self->watches_.begin(); it != self->watches_.end();) {
+      if (self->keep_(it->second.job, it->second.job.stats())) {
+        ++it;
+        continue;
+      }
+      it->second.signal->emit(asio::cancellation_type::terminal);  // its handler leaves the job
+      it = self->watches_.erase(it);
+    }
+  });
 }
 
 void watch_set::close() {

@@ -22,6 +22,8 @@ class watch_set : public std::enable_shared_from_this<watch_set> {
   /// Called on the strand with every snapshot a watch delivers (the first one is the job's
   /// current snapshot, then every change; run ends are never skipped).
   using callback = std::function<void(const jobs::job&, const jobs::stats&)>;
+  /// After each snapshot: false ends that job's watch (and drops the set's handle to the job).
+  using keep_fn = std::function<bool(const jobs::job&, const jobs::stats&)>;
 
   /// `counter`: counts the pending watches (shared with other sets), or null for one of its own.
   static std::shared_ptr<watch_set> make(boost::asio::any_io_executor ex, callback cb,
@@ -29,6 +31,11 @@ class watch_set : public std::enable_shared_from_this<watch_set> {
 
   /// Watches each of `jobs` not watched yet (a job replaced under the same id is watched anew).
   void add(std::vector<jobs::job> jobs);
+  /// Sets the keep predicate (before the first add()).
+  void keep_while(keep_fn keep) { keep_ = std::move(keep); }
+  /// Ends (on the strand) the watch of every job that the keep predicate, given the job's current
+  /// snapshot, no longer keeps.
+  void prune();
   /// Cancels every watch; nothing is called after the strand has run it.
   void close();
   /// How many watches are pending (for the tests).
@@ -46,6 +53,7 @@ class watch_set : public std::enable_shared_from_this<watch_set> {
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   callback cb_;
+  keep_fn keep_;
   // On the strand only.
   std::map<std::string, watch, std::less<>> watches_;
   bool closed_ = false;
