@@ -1,0 +1,71 @@
+// executor::stop(), stop(true) and async_stop: what a stop stops and what it waits for.
+#include "start_op.hpp"
+
+namespace jobs::detail {
+
+void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
+  auto ex = tracked(asio::get_associated_executor(h, completion_executor(s->job.get_executor())));
+  stop_wait w{std::move(h), std::move(ex)};
+  std::shared_ptr<start_op> op;
+  {
+    // One critical section decides what this stop stops and what it waits for, so that a start
+    // admitted concurrently is either stopped and waited for (admitted before) or neither
+    // (after). The start in progress is marked stopped before the job's run is cancelled, so its
+    // attempt cannot end as a failure and retry; the job's run is cancelled under the mutex, so
+    // a start admitted after this section never has its run cancelled by this stop. Lock order:
+    // executor mutex → job mutex (cancel and async_wait only queue or post work).
+    std::lock_guard lk(s->mu);
+    op = s->current.lock();
+    if (op) op->mark_stopped();
+    // Out of memory the job's run is not cancelled (cancel() changed nothing): the stop still
+    // ends the start in progress (marked above, its own run cancelled below) and waits for that
+    // run to end on its own, rather than leaving async_stop half done.
+    try {
+      s->job.cancel();
+    } catch (...) {
+    }
+    if (s->in_progress)
+      s->stop_waiters.push_back(std::move(w));
+    else
+      initiate_wait(s->impl, wait_handler(std::move(w)));
+  }
+  // Cuts a retry delay short and cancels the op's own run: one its attempt launched after the
+  // job.cancel() above (the op's mutex is never taken under the executor's, so the attempt may
+  // have been between its stop check and its launch then).
+  if (op) op->request_stop(true);
+}
+
+// executor::stop(wait), after its deadlock checks.
+void stop_starts(executor_state& s, bool wait) {
+  // As async_stop (see initiate_stop), then, with `wait`, blocks for exactly what it
+  // stopped: the start in progress at the call (by its admission number) and the job's run
+  // pending at the call. A start abandoned with its execution context releases both.
+  std::shared_ptr<start_op> op;
+  std::uint64_t start = 0, run = 0;
+  std::exception_ptr failed;
+  {
+    std::lock_guard lk(s.mu);
+    op = s.current.lock();
+    if (op) op->mark_stopped();
+    start = s.active_id;
+    if (wait) run = run_generation(*s.impl);
+    try {
+      s.job.cancel();  // the job's current run, whoever started it
+    } catch (...) {
+      failed = std::current_exception();  // (std::bad_alloc: the run goes on)
+    }
+  }
+  if (op) op->request_stop(true);
+  // The start in progress is stopped all the same; the caller learns that the job's run was not
+  // cancelled, and does not wait for a run that may never end.
+  if (failed) std::rethrow_exception(failed);
+  op.reset();  // not kept alive while waiting: an abandoned start must be able to go
+  if (!wait) return;
+  if (start != 0) {
+    std::unique_lock lk(s.mu);
+    s.cv.wait(lk, [&] { return s.active_id != start; });
+  }
+  wait_for_run(*s.impl, run);
+}
+
+}  // namespace jobs::detail
