@@ -74,6 +74,7 @@ const char* name(cancel_reason r) {
     case cancel_reason::none: return "none";
     case cancel_reason::canceled: return "canceled";
     case cancel_reason::timeout: return "timeout";
+    case cancel_reason::lease_lost: return "lease_lost";
   }
   return "?";
 }
@@ -92,6 +93,7 @@ const char* name(run_error e) {
     case run_error::body: return "body";
     case run_error::canceled: return "errc::canceled";
     case run_error::timeout: return "errc::timeout";
+    case run_error::lease_lost: return "errc::lease_lost";
   }
   return "?";
 }
@@ -789,6 +791,9 @@ class driver {
         expected_text = jobs_test::what_of(x);
         expect(expected_text.find("timed out") != std::string::npos,
                "errc::timeout's what(): " + expected_text);
+        break;
+      case run_error::lease_lost:  // the model never loses a lease (no coordinator)
+        expect(false, "error() is " + jobs_test::what_of(x) + ", model: errc::lease_lost");
         break;
     }
     const jobs::stats s = job_.stats();
