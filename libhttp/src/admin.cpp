@@ -26,8 +26,25 @@ admin_state::admin_state(jobs::registry r, options o) : reg(std::move(r)), opt(s
 }
 
 admin_state::~admin_state() {
+  if (removal_hook) jobs::detail::remove_extension(reg, removal_hook.get());
   if (tracker) tracker->close();
 }
+
+namespace {
+struct tracker_removal final : jobs::detail::registry_extension {
+  std::weak_ptr<watch_set> tracker;
+  explicit tracker_removal(std::weak_ptr<watch_set> t) : tracker(std::move(t)) {}
+  void annotate(const registry::entry&, boost::json::object&) const override {}
+  void on_drain() noexcept override {}
+  void on_reopen() noexcept override {}
+  void on_remove(std::string_view id) noexcept override {
+    try {
+      if (auto t = tracker.lock()) t->forget(std::string(id));
+    } catch (...) {  // (std::bad_alloc) the job stays watched until the next listing prunes it
+    }
+  }
+};
+}  // namespace
 
 void admin_state::track() {
   std::vector<jobs::job> js;
@@ -87,6 +104,8 @@ admin::admin(jobs::registry r, options o)
       });
   // A job that has ended and is no longer in the registry (a per-request job, say) is not watched
   // or held any longer; it is watched again if it is added back and listed.
+  state_->removal_hook = std::make_shared<detail::tracker_removal>(state_->tracker);
+  jobs::detail::add_extension(state_->reg, state_->removal_hook);
   state_->tracker->keep_while([weak](const jobs::job& j, const jobs::stats& s) {
     auto st = weak.lock();
     if (!st) return false;

@@ -1,6 +1,8 @@
 // The shared state behind jobs::http::admin handles.
 #pragma once
 
+#include <jobs/detail/registry_extension.hpp>
+
 #include "metrics.hpp"
 #include "router.hpp"
 #include "watch_set.hpp"
@@ -23,6 +25,9 @@ class admin_state {
   options opt;
   detail::metrics stats;
   std::shared_ptr<watch_set> tracker;  // the metrics' watches over every job
+  // Tells the tracker when the registry removes an entry, so that it stops watching (and
+  // holding) that job: a per-request job is freed once its request has removed it.
+  std::shared_ptr<jobs::detail::registry_extension> removal_hook;
   // Event streams connected, and their pending watches (gauges in /metrics).
   std::shared_ptr<std::atomic<std::size_t>> sse_clients = std::make_shared<std::atomic<std::size_t>>(0);
   std::shared_ptr<std::atomic<std::size_t>> sse_watches = std::make_shared<std::atomic<std::size_t>>(0);

@@ -3,6 +3,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 
 #include <atomic>
 
@@ -90,6 +91,15 @@ void watch_set::prune() {
       it->second.signal->emit(asio::cancellation_type::terminal);  // its handler leaves the job
       it = self->watches_.erase(it);
     }
+  });
+}
+
+void watch_set::forget(std::string id) {
+  asio::post(strand_, [self = shared_from_this(), id = std::move(id)] {
+    auto it = self->watches_.find(id);
+    if (it == self->watches_.end()) return;
+    it->second.signal->emit(asio::cancellation_type::terminal);  // its handler leaves the job
+    self->watches_.erase(it);
   });
 }
 

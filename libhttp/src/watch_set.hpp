@@ -36,6 +36,8 @@ class watch_set : public std::enable_shared_from_this<watch_set> {
   /// Ends (on the strand) the watch of every job that the keep predicate, given the job's current
   /// snapshot, no longer keeps.
   void prune();
+  /// Ends (on the strand, after the snapshots already queued there) the watch of job `id`.
+  void forget(std::string id);
   /// Cancels every watch; nothing is called after the strand has run it.
   void close();
   /// How many watches are pending (for the tests).

@@ -161,6 +161,11 @@ bool registry::remove(std::string_view id) {
     s.nodes.pop_back();
     if (s.closed) detail::set_closed(gone->entry, false);
   }
+  // (Out of memory for the copy of the extensions, they are not told: never thrown from here.)
+  try {
+    for (const auto& x : detail::extensions_of(s)) x->on_remove(id);
+  } catch (...) {
+  }
   return true;
 }
 

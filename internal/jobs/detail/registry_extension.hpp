@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 
 #include <memory>
+#include <string_view>
 #include <vector>
 
 namespace jobs::detail {
@@ -23,6 +24,8 @@ class registry_extension {
   virtual void on_drain() noexcept = 0;
   /// reopen() opened the registry again (called without the registry's lock).
   virtual void on_reopen() noexcept = 0;
+  /// remove() took the entry with this id out (called without the registry's lock).
+  virtual void on_remove(std::string_view /*id*/) noexcept {}
 };
 
 struct registry_access {
