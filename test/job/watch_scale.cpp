@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -102,6 +103,10 @@ BOOST_AUTO_TEST_CASE(many_watchers_on_a_thread_pool) {
   std::atomic<int> finished_watchers{0};
   std::atomic<int> stale_versions{0};
   std::atomic<int> last_progress_wrong{0};
+  // Every watcher has its first snapshot (the job's state before any run) before the first run
+  // starts: a watcher that begins after a run has ended never sees that end (watch version 0
+  // is the current state), and the runner, which ends each run inline, is fast.
+  std::atomic<int> first_snapshots{0};
   std::vector<std::future<int>> results;
   for (int w = 0; w < watchers; ++w) {
     results.push_back(asio::co_spawn(
@@ -112,6 +117,7 @@ BOOST_AUTO_TEST_CASE(many_watchers_on_a_thread_pool) {
           double last_progress = -1;
           while (ends < runs) {
             auto s = co_await j.async_watch(v, asio::use_awaitable);
+            if (v == 0) ++first_snapshots;
             if (s.version <= v) ++stale_versions;
             v = s.version;
             if (s.progress >= 0) last_progress = s.progress;
@@ -123,6 +129,10 @@ BOOST_AUTO_TEST_CASE(many_watchers_on_a_thread_pool) {
         },
         asio::use_future));
   }
+  const auto limit = std::chrono::steady_clock::now() + jobs_test::cap;
+  while (first_snapshots.load() < watchers && std::chrono::steady_clock::now() < limit)
+    std::this_thread::yield();
+  BOOST_REQUIRE(first_snapshots.load() == watchers);
   auto runner = asio::co_spawn(
       pool,
       [&]() -> asio::awaitable<void> {
