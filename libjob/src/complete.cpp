@@ -40,7 +40,7 @@ void job_impl::complete(run_end& end) {
       then.fn(then.owner, end.error);
     } else {
       try {
-        refuse(std::move(end.then), end.error);
+        post_then(std::move(end.then), end.error);
       } catch (...) {
       }
     }

@@ -101,8 +101,9 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   bool start(std::any params, run_handler h, run_ticket* ticket, state* final_out = nullptr,
              run_continuation then = {});
   void launch(const std::shared_ptr<run_state>& rs);
-  /// Posts a refused run's continuation to the job's executor with `e`; returns false.
-  bool refuse(run_continuation then, const std::exception_ptr& e);
+  /// Posts a run's continuation to the job's executor with `e` (a refused run, or a run
+  /// whose end could not call it inline); returns false.
+  bool post_then(run_continuation then, const std::exception_ptr& e);
   bool cancel_current(cancel_reason why);
   bool cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why);
   /// The run's end, on the strand: the state, the stamps, the blocking waiters. Returns what is

@@ -106,8 +106,9 @@ struct deferred_launch {
 
 }  // namespace
 
-// A refused run's continuation, posted to the job's executor (never inside the initiation).
-bool job_impl::refuse(run_continuation then, const std::exception_ptr& e) {
+// A run's continuation, posted to the job's executor: for a refused run (never inside the
+// initiation), or when a handler at the run's end threw before it.
+bool job_impl::post_then(run_continuation then, const std::exception_ptr& e) {
   asio::post(ex, [then = std::move(then), e] { then.fn(then.owner, e); });
   return false;
 }
@@ -136,14 +137,14 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
     // Its registry is draining: refused, like a pending run, through the handler if there is
     // one; run() itself throws (false would read as "a run is pending").
     lk.unlock();
-    if (rs->then) return refuse(std::move(rs->then), error_ptr(errc::shutting_down));
+    if (rs->then) return post_then(std::move(rs->then), error_ptr(errc::shutting_down));
     if (!rs->handler) std::rethrow_exception(error_ptr(errc::shutting_down));
     post_completion(ex, std::move(rs->handler), std::move(rs->handler_work), error_ptr(errc::shutting_down));
     return false;
   }
   if (!on_start(st)) {
     lk.unlock();
-    if (rs->then) return refuse(std::move(rs->then), error_ptr(errc::still_pending));
+    if (rs->then) return post_then(std::move(rs->then), error_ptr(errc::still_pending));
     if (rs->handler)
       post_completion(ex, std::move(rs->handler), std::move(rs->handler_work),
                       error_ptr(errc::still_pending));

@@ -38,19 +38,19 @@ struct watch_cancellation {
 }  // namespace
 
 void job_impl::wait() {
-  if (blocking_guard::active(this))
-    throw std::logic_error(
+  const auto would_deadlock = [] {
+    return std::logic_error(
         "jobs::job::wait() called from the job's own strand (its body or a callback "
         "of its run): it would deadlock; use async_wait");
+  };
+  if (blocking_guard::active(this)) throw would_deadlock();
   std::unique_lock lk(mu);
   if (!is_pending(st)) return;
   // A run is pending. On the job's strand (its body, or a completion handler that the end of the
   // previous run dispatched there, inline) that run could never start or end.
   if (running_in(strand_ex)) {
     lk.unlock();
-    throw std::logic_error(
-        "jobs::job::wait() called from the job's own strand (its body or a callback "
-        "of its run): it would deadlock; use async_wait");
+    throw would_deadlock();
   }
   const std::uint64_t run = generation;
   ++blocked;
