@@ -4,6 +4,8 @@
 #include "executor_state.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <new>
 #include <stdexcept>
@@ -18,13 +20,34 @@ context_work::context_work(const boost::asio::any_io_executor& ex) noexcept {
 
 // ---- deadline_timer ----------------------------------------------------------------------------
 
+namespace {
+
+/// The executor the timer is made on: its execution context's own executor where the job's
+/// executor is a strand of an io_context or of a thread_pool. That executor is two words that own nothing,
+/// where the job's executor may be a strand that owns its implementation: a timer on it, outliving a
+/// destroyed context (see ~deadline_timer), would keep that implementation forever. It also makes the timer
+/// lazy (see "Work counting") for a job on a strand of an io_context. Any other context: the job's executor
+/// itself.
+boost::asio::any_io_executor timer_executor(const boost::asio::any_io_executor& ex) {
+  namespace asio = boost::asio;
+  using io_ex = asio::io_context::executor_type;
+  using pool_ex = asio::thread_pool::executor_type;
+  if (auto* s = ex.target<asio::strand<io_ex>>()) return s->get_inner_executor();
+  if (auto* s = ex.target<asio::strand<pool_ex>>()) return s->get_inner_executor();
+  if (auto* s = ex.target<asio::strand<asio::any_io_executor>>())
+    return timer_executor(s->get_inner_executor());
+  return ex;  // (the context's own executor already, or another kind)
+}
+
+}  // namespace
+
 std::uint64_t deadline_timer::arm(const std::shared_ptr<executor_state>& owner, const job_impl& job,
                                   time_point at, std::weak_ptr<start_op> op) {
   std::lock_guard lk(mu_);
   if (!has_timer_) {
     if (!is_attached(job))
       throw std::logic_error("jobs::executor: the job's execution context has shut down");
-    const auto ex = owner->job.get_executor();
+    const auto ex = timer_executor(owner->job.get_executor());
     new (timer_buf_) boost::asio::steady_timer(ex);
     has_timer_ = true;
     job_ = &job;

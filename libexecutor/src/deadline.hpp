@@ -73,7 +73,9 @@ class deadline_timer {
   deadline_timer& operator=(const deadline_timer&) = delete;
   /// The timer is destroyed only while the job's execution context is attached: an executor
   /// handle may outlive a context that was destroyed with everything pending, and a timer whose
-  /// service is gone must not be touched (its executor is the context's own: nothing leaks).
+  /// service is gone must not be touched. On an io_context or a thread_pool its executor is the
+  /// context's own, which owns nothing: nothing leaks. (On another context, a job executor that
+  /// owns memory, such as a strand, is then never released.)
   ~deadline_timer();
 
   /// Arms the deadline `at` for the attempt of `op`; returns its generation (never 0). The timer
@@ -99,7 +101,8 @@ class deadline_timer {
     return *reinterpret_cast<boost::asio::steady_timer*>(timer_buf_);
   }
 
-  // On the job's own executor (not its strand): an expiry that acts is posted to the strand.
+  // On the context's own executor (see timer_executor): an expiry that acts is posted to the
+  // job's strand.
   alignas(boost::asio::steady_timer) unsigned char timer_buf_[sizeof(boost::asio::steady_timer)];
   bool has_timer_ = false;
   const job_impl* job_ = nullptr;

@@ -52,6 +52,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -849,8 +850,13 @@ void run_one(const std::uint8_t* data, std::size_t size) {
   }
 
   std::chrono::nanoseconds budget = advance_budget;
+  // JOB_FUZZ_TRACE=1 prints each operation, to read a failing input.
+  static const bool trace = std::getenv("JOB_FUZZ_TRACE") != nullptr;
+  if (trace) std::fprintf(stderr, "mode %d abandon %d\n", mode, abandon ? 1 : 0);
   for (unsigned n = 0; n < max_ops && !in.empty(); ++n) {
-    switch (in.pick(16)) {
+    const auto op = in.pick(16);
+    if (trace) std::fprintf(stderr, "op %u\n", op);
+    switch (op) {
       case 0:
       case 1: create_job(w, in); break;
       case 2: op_run(w, in); break;
