@@ -36,6 +36,14 @@ chrome() {
 row() {  # the <tr> of job $2 in DOM file $1 (the dump wraps long lines)
   tr '\n' ' ' <"$1" | grep -o "<tr *data-id=\"$2\"[^>]*>" || true
 }
+http() {  # http METHOD PATH: the response (headers and body) from the server
+  local reply
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$1" "$2" >&3
+  reply=$(cat <&3)
+  exec 3<&-
+  printf '%s\n' "$reply"
+}
 fail() { echo "FAIL: $*"; echo "--- DOM:"; cat "$tmp/dom.html"; echo "--- browser log:"; tail -20 "$tmp/chrome.log"; exit 1; }
 
 chrome --timeout=4000 --dump-dom "$url" >"$tmp/dom.html"
@@ -55,15 +63,61 @@ chrome --timeout=4000 --dump-dom "${url}?selector=tier%3Dweb" >"$tmp/dom.html"
 [ -z "$(row "$tmp/dom.html" ingest)" ] || fail "filtered page lists ingest"
 echo "the selector filters"
 
-# Cancel over the API, then the page shows it.
-exec 3<>"/dev/tcp/127.0.0.1/$port"
-printf 'POST /jobs/ingest/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' >&3
-reply=$(cat <&3)
-exec 3<&-
-grep -q '"canceled":true' <<<"$reply" || { echo "cancel refused: $reply"; exit 1; }
-chrome --timeout=4000 --dump-dom "$url" >"$tmp/dom.html"
-row "$tmp/dom.html" ingest | grep -q 'data-state="canceled"' || fail "ingest does not show as canceled"
-echo "a job cancelled over the API shows as canceled"
+# Live: a page that stays open shows ingest cancelled when the API cancels it, through its event
+# stream, without a reload. A --dump-dom cannot show this: it dumps at the load event, and a
+# --virtual-time-budget never runs out while the page's event stream is open (virtual time waits
+# for pending requests). So this step drives the browser over the DevTools protocol on
+# --remote-debugging-pipe (fd 3 in, fd 4 out, one JSON message per NUL-terminated record) and
+# asks the open page for its DOM state.
+mkfifo "$tmp/cdp_in" "$tmp/cdp_out"
+timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
+  --disable-component-update --disable-sync --no-first-run --disable-dev-shm-usage \
+  --user-data-dir="$tmp/profile" --remote-debugging-pipe about:blank \
+  3<"$tmp/cdp_in" 4>"$tmp/cdp_out" 2>"$tmp/chrome.log" &
+chrome_pid=$!
+exec 5>"$tmp/cdp_in" 6<"$tmp/cdp_out"
+cdp_id=0
+cdp() {  # cdp SESSION METHOD PARAMS: sends a command, sets $reply to its answer (events skipped)
+  local session=${1:+\"sessionId\":\"$1\",}
+  cdp_id=$((cdp_id + 1))
+  printf '{"id":%d,%s"method":"%s","params":%s}\0' "$cdp_id" "$session" "$2" "$3" >&5
+  while IFS= read -r -d '' reply <&6; do
+    case $reply in "{\"id\":$cdp_id,"*) return 0 ;; esac
+  done
+  fail "the browser closed its DevTools pipe during $2"
+}
+field() { grep -o "\"$1\":\"[^\"]*\"" <<<"$reply" | head -1 | cut -d'"' -f4; }
+page_state() {  # sets $state to "<ingest's data-state>|<the status line>" as the open page has it
+  cdp "$session" Runtime.evaluate '{"returnByValue":true,"expression":"(document.querySelector(\"tr[data-id=ingest]\")?.dataset.state ?? \"\") + \"|\" + (document.getElementById(\"status\")?.textContent ?? \"\")"}'
+  state=$(grep -o '"value":"[^"]*"' <<<"$reply" | cut -d'"' -f4)
+}
+cdp "" Target.createTarget "{\"url\":\"$url\"}"
+target=$(field targetId)
+cdp "" Target.attachToTarget "{\"targetId\":\"$target\",\"flatten\":true}"
+session=$(field sessionId)
+[ -n "$session" ] || fail "no DevTools session: $reply"
+state=
+for _ in $(seq 300); do
+  page_state
+  [[ $state == "running|"*"job(s), live" ]] && break
+  sleep 0.05
+done
+[[ $state == "running|"*"job(s), live" ]] || fail "the open page never showed ingest running, live (it shows: $state)"
+echo "the open page shows ingest running, live"
+reply=$(http POST /jobs/ingest/cancel)
+grep -q '"canceled":true' <<<"$reply" || fail "cancel refused: $reply"
+for _ in $(seq 300); do
+  page_state
+  [[ $state == "canceled|"* ]] && break
+  sleep 0.05
+done
+[[ $state == "canceled|"*"job(s), live" ]] || fail "the open page does not show ingest as canceled (it shows: $state)"
+cdp "$session" Runtime.evaluate '{"returnByValue":true,"expression":"document.documentElement.outerHTML"}'
+printf '%s\n' "$reply" >"$tmp/dom.html"
+cdp "" Browser.close '{}'
+wait "$chrome_pid" || fail "the browser exited with $?"
+exec 5>&- 6<&-
+echo "a job cancelled over the API shows as canceled on the open page, without a reload"
 
 chrome --timeout=4000 --window-size=1100,420 --screenshot="$out/jobs_page.png" "$url" >/dev/null
 [ -s "$out/jobs_page.png" ] || fail "no screenshot"
