@@ -363,4 +363,45 @@ BOOST_AUTO_TEST_CASE(a_start_cancelled_while_its_acquire_waits_on_the_server_end
   cancel_while_the_acquire_waits_on_the_row_lock(asio::cancellation_type::terminal);
 }
 
+BOOST_AUTO_TEST_CASE(a_partial_cancellation_of_the_acquire_is_honoured_too) {
+  cancel_while_the_acquire_waits_on_the_row_lock(asio::cancellation_type::partial);
+}
+
+// A cancellation emitted right after async_start, before the store has even taken the acquire
+// (its statement then runs and is granted): the grant is given back, the body never runs, and the
+// start ends with errc::canceled once the lease is free again.
+BOOST_AUTO_TEST_CASE(a_start_cancelled_at_once_gives_a_grant_back_and_never_runs_the_body) {
+  asio::io_context io;
+  const std::string name = unique("cancel-at-once");
+  int runs = 0;
+  std::optional<std::uint64_t> token;
+  jobs::job j(io, "acquiring", [&](jobs::context& ctx) -> asio::awaitable<void> {
+    ++runs;
+    token = ctx.fencing_token();
+    co_return;
+  });
+  jobs::executor e(j, jobs::with_coordinator(replica(io), name, {.lease = 5s}));
+  asio::cancellation_signal cancel;
+  std::optional<std::exception_ptr> done;
+  e.async_start(asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr x) { done = x; }));
+  cancel.emit(asio::cancellation_type::terminal);
+  BOOST_TEST_REQUIRE(run_until(
+      io, [&] { return done.has_value(); }, 10s));
+  BOOST_TEST(code_of(*done) == jobs::errc::canceled, what_of(*done));
+  BOOST_TEST(runs == 0);
+  BOOST_TEST(e.stats().starts == 0u);
+
+  session watcher(io);
+  const auto row = watcher.exec(
+      "SELECT holder, expires_at IS NOT NULL AND expires_at > now() FROM jobs_lease WHERE name = $1",
+      {jobs::pg::bytes(name)});
+  for (const auto& r : row.rows) {  // no row: the acquire never reached the server
+    BOOST_TEST(*r[0] == "");
+    BOOST_TEST(*r[1] == "f");
+  }
+  BOOST_TEST(!start_and_wait(io, e));
+  BOOST_TEST(runs == 1);
+  BOOST_TEST(token.has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
