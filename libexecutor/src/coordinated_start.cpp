@@ -3,7 +3,9 @@
 // records the start's outcome.
 //
 //   initiate_coordinated_start  the local checks (refused locally: admit_start refuses as ever);
-//                               then the store's acquire, bound to the caller's cancellation slot.
+//                               then the store's acquire. The caller's cancellation (terminal or
+//                               partial, as async_start honours) reaches it as terminal, the
+//                               type a store honours; a grant that races with it is given back.
 //   acquired()                  a refusal (still_pending, once, cooldown with the time left) or
 //                               an unreachable store completes the start; a grant sets the job's
 //                               fencing token and hands the start to admit_start, with the
@@ -26,11 +28,13 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
@@ -245,6 +249,25 @@ std::exception_ptr refusal(const coordination_config& c, boost::system::error_co
       ec, "jobs::with_coordinator: cannot acquire the " + lease + (why.empty() ? "" : ": " + why)));
 }
 
+// The caller's cancellation while the lease is being acquired. A store honours terminal
+// cancellation only (coordination.hpp); async_start honours terminal and partial, so either
+// becomes a terminal one of the acquire. `requested` keeps it for a grant that came back anyway
+// (the statement had already run, or the store had not yet taken its slot).
+struct acquire_cancellation {
+  asio::cancellation_signal signal;
+  std::atomic<bool> requested{false};
+};
+struct forward_cancellation {
+  std::shared_ptr<acquire_cancellation> a;
+  void operator()(asio::cancellation_type_t type) const {
+    if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+        asio::cancellation_type::none)
+      return;
+    a->requested = true;  // before the emit: a grant completing meanwhile sees it
+    a->signal.emit(asio::cancellation_type::terminal);
+  }
+};
+
 }  // namespace
 
 void initiate_coordinated_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
@@ -254,15 +277,38 @@ void initiate_coordinated_start(const std::shared_ptr<executor_state>& s, std::a
   if (refused_locally(*s)) return admit_start(s, std::move(params), std::move(h), std::move(own));
   if (!own) own = s->job.get_executor();
   auto work = tracked(asio::get_associated_executor(h, completion_executor(s->job.get_executor())));
-  const asio::cancellation_slot slot = asio::get_associated_cancellation_slot(h);
+  asio::cancellation_slot slot = asio::get_associated_cancellation_slot(h);
   const auto& c = *s->cfg.coordination;
+  std::shared_ptr<acquire_cancellation> cancel;
+  asio::cancellation_slot acquire_slot;
+  if (slot.is_connected()) {
+    cancel = std::make_shared<acquire_cancellation>();
+    acquire_slot = cancel->signal.slot();
+    slot.template emplace<forward_cancellation>(forward_cancellation{cancel});
+  }
   const auto sent = steady_clock::now();
   c.store->async_acquire(
       c.name, c.options.lease,
       asio::bind_cancellation_slot(
-          slot, [s, params = std::move(params), h = std::move(h), work = std::move(work), own, slot, sent](
-                    boost::system::error_code ec, std::uint64_t epoch, nanoseconds left) mutable {
-            if (ec) return complete(std::move(h), std::move(work), refusal(*s->cfg.coordination, ec, left));
+          acquire_slot,
+          [s, params = std::move(params), h = std::move(h), work = std::move(work), own, slot, sent, cancel](
+              boost::system::error_code ec, std::uint64_t epoch, nanoseconds left) mutable {
+            // Our handler leaves the caller's slot: the start ends here, or admit_start installs
+            // its own (synchronously, in begin()).
+            slot.clear();
+            const auto& c = *s->cfg.coordination;
+            if (ec) return complete(std::move(h), std::move(work), refusal(c, ec, left));
+            if (cancel && cancel->requested) {
+              // Granted, but the caller has cancelled: the body must not run. The lease is given
+              // back (recording nothing, as for a refused start) before the start completes, so
+              // that a start the caller makes next finds it free; a release that cannot reach
+              // the store leaves it to lapse after `lease`. Nothing else can hold this epoch.
+              return c.store->async_release(
+                  c.name, epoch, lease_outcome{},
+                  [h = std::move(h), work = std::move(work)](boost::system::error_code) mutable {
+                    complete(std::move(h), std::move(work), error_ptr(errc::canceled));
+                  });
+            }
             auto run = std::make_shared<lease_run>(s, epoch, std::move(h), std::move(work));
             run->begin(std::move(params), slot, std::move(own), sent);
           }));

@@ -1,13 +1,15 @@
 // with_coordinator on jobs::pg::lease_coordinator, in one process (replicas as separate
 // coordinators, each with its own connections and holder id): refusals, fencing epochs, a
-// stolen lease, hostile names, a wrong connection string. The multi-process cases are in
-// test/pg_multi.
+// stolen lease, hostile names, a wrong connection string, a start cancelled while it acquires.
+// The multi-process cases are in test/pg_multi.
 #include "pg_env.hpp"
 
 #include <jobs/executor.hpp>
 #include <jobs/pg/lease_coordinator.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -65,6 +67,40 @@ std::string what_of(std::exception_ptr e) {
   return "";
 }
 
+// Runs `io` until `done()`, at most `limit`; whether it became true.
+template <class F>
+bool run_until(asio::io_context& io, F done, std::chrono::nanoseconds limit = 30s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < end) {
+    io.restart();
+    io.run_for(5ms);
+  }
+  return done();
+}
+
+// A session of the test's own on the cluster, beside the coordinators': one statement at a time,
+// each run to its end.
+class session {
+ public:
+  explicit session(asio::io_context& io) : io_(io), c_(io.get_executor(), pg_test::conninfo()) {
+    std::optional<error_code> ec;
+    c_.async_connect(5s, [&](error_code e) { ec = e; });
+    BOOST_TEST_REQUIRE(run_until(io_, [&] { return ec.has_value(); }));
+    BOOST_TEST_REQUIRE(!*ec, c_.error_message());
+  }
+  jobs::pg::result exec(std::string sql, std::vector<jobs::pg::param> params = {}) {
+    std::optional<std::tuple<error_code, jobs::pg::result>> got;
+    c_.async_exec(std::move(sql), std::move(params),
+                  [&](error_code ec, jobs::pg::result r) { got.emplace(ec, std::move(r)); });
+    BOOST_TEST_REQUIRE(run_until(io_, [&] { return got.has_value(); }));
+    BOOST_TEST_REQUIRE(!std::get<0>(*got), c_.error_message());
+    return std::move(std::get<1>(*got));
+  }
+
+ private:
+  asio::io_context& io_;
+  jobs::pg::connection c_;
+};
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(pg_coordinator)
@@ -246,6 +282,126 @@ BOOST_AUTO_TEST_CASE(a_wrong_connection_string_refuses_the_start_with_the_reason
   BOOST_TEST(what_of(err).find("/nonexistent/socket/dir") != std::string::npos, what_of(err));
   BOOST_TEST(j.stats().state == jobs::state::created);  // the body never ran
   BOOST_TEST(e.stats().starts == 0u);
+}
+
+// The caller cancels a start while its acquisition waits on the server: a second session holds
+// the lease row's lock (SELECT ... FOR UPDATE in an open transaction), so the acquire statement
+// is blocked on the server when the cancellation arrives. The start ends with errc::canceled,
+// its body never runs, the server stops the statement (PQcancel: nothing is left waiting on the
+// lock), the row is as it was, and the next start acquires it.
+void cancel_while_the_acquire_waits_on_the_row_lock(asio::cancellation_type type) {
+  asio::io_context io;
+  const std::string name = unique("cancel-acquire");
+  int runs = 0;
+  std::optional<std::uint64_t> token;
+  jobs::job j(io, "acquiring", [&](jobs::context& ctx) -> asio::awaitable<void> {
+    ++runs;
+    token = ctx.fencing_token();
+    co_return;
+  });
+  jobs::executor e(j, jobs::with_coordinator(replica(io), name, {.lease = 5s}));
+  // A first start makes the row (and the table), and releases it.
+  BOOST_TEST_REQUIRE(!start_and_wait(io, e));
+  BOOST_TEST_REQUIRE(token.has_value());
+  const std::uint64_t first_epoch = *token;
+
+  session blocker(io), watcher(io);
+  const std::string blocker_pid = *blocker.exec("SELECT pg_backend_pid()").rows.at(0).at(0);
+  blocker.exec("BEGIN");
+  const auto locked =
+      blocker.exec("SELECT epoch FROM jobs_lease WHERE name = $1 FOR UPDATE", {jobs::pg::bytes(name)});
+  BOOST_TEST_REQUIRE(locked.rows.size() == 1u);
+  BOOST_TEST(*locked.rows[0][0] == std::to_string(first_epoch));
+
+  asio::cancellation_signal cancel;
+  std::optional<std::exception_ptr> done;
+  e.async_start(asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr x) { done = x; }));
+  // The server says when the acquire is blocked: a backend waiting on the blocker's lock.
+  const std::string blocked_sql =
+      "SELECT pid, query FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))";
+  jobs::pg::result blocked;
+  BOOST_TEST_REQUIRE(run_until(io, [&] {
+    blocked = watcher.exec(blocked_sql, {jobs::pg::text(blocker_pid)});
+    return !blocked.rows.empty();
+  }));
+  BOOST_TEST_REQUIRE(blocked.rows.size() == 1u);
+  BOOST_TEST(blocked.rows[0][1]->find("INSERT INTO jobs_lease") != std::string::npos, *blocked.rows[0][1]);
+  BOOST_TEST_REQUIRE(!done.has_value());
+
+  cancel.emit(type);
+  BOOST_TEST_REQUIRE(run_until(
+      io, [&] { return done.has_value(); }, 10s));
+  BOOST_TEST(code_of(*done) == jobs::errc::canceled, what_of(*done));
+  BOOST_TEST(code_of(*done) == boost::system::errc::operation_canceled);
+  BOOST_TEST(runs == 1);               // the body never ran
+  BOOST_TEST(e.stats().starts == 1u);  // nor was the start admitted
+  // The statement was stopped on the server, with the blocker's lock still held: nothing waits
+  // on it any more (a statement left running would take the lease once the lock is released).
+  BOOST_TEST(run_until(io, [&] {
+    blocked = watcher.exec(blocked_sql, {jobs::pg::text(blocker_pid)});
+    return blocked.rows.empty();
+  }));
+  blocker.exec("ROLLBACK");
+
+  // The row is as the first start left it: released, same epoch.
+  const auto row = watcher.exec(
+      "SELECT epoch, holder, expires_at IS NOT NULL AND expires_at > now() FROM jobs_lease WHERE name = $1",
+      {jobs::pg::bytes(name)});
+  BOOST_TEST_REQUIRE(row.rows.size() == 1u);
+  BOOST_TEST(*row.rows[0][0] == std::to_string(first_epoch));
+  BOOST_TEST(*row.rows[0][1] == "");
+  BOOST_TEST(*row.rows[0][2] == "f");
+
+  // The next start acquires at once, under the next epoch.
+  BOOST_TEST(!start_and_wait(io, e));
+  BOOST_TEST(runs == 2);
+  BOOST_TEST_REQUIRE(token.has_value());
+  BOOST_TEST(*token == first_epoch + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_start_cancelled_while_its_acquire_waits_on_the_server_ends_canceled) {
+  cancel_while_the_acquire_waits_on_the_row_lock(asio::cancellation_type::terminal);
+}
+
+BOOST_AUTO_TEST_CASE(a_partial_cancellation_of_the_acquire_is_honoured_too) {
+  cancel_while_the_acquire_waits_on_the_row_lock(asio::cancellation_type::partial);
+}
+
+// A cancellation emitted right after async_start, before the store has even taken the acquire
+// (its statement then runs and is granted): the grant is given back, the body never runs, and the
+// start ends with errc::canceled once the lease is free again.
+BOOST_AUTO_TEST_CASE(a_start_cancelled_at_once_gives_a_grant_back_and_never_runs_the_body) {
+  asio::io_context io;
+  const std::string name = unique("cancel-at-once");
+  int runs = 0;
+  std::optional<std::uint64_t> token;
+  jobs::job j(io, "acquiring", [&](jobs::context& ctx) -> asio::awaitable<void> {
+    ++runs;
+    token = ctx.fencing_token();
+    co_return;
+  });
+  jobs::executor e(j, jobs::with_coordinator(replica(io), name, {.lease = 5s}));
+  asio::cancellation_signal cancel;
+  std::optional<std::exception_ptr> done;
+  e.async_start(asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr x) { done = x; }));
+  cancel.emit(asio::cancellation_type::terminal);
+  BOOST_TEST_REQUIRE(run_until(
+      io, [&] { return done.has_value(); }, 10s));
+  BOOST_TEST(code_of(*done) == jobs::errc::canceled, what_of(*done));
+  BOOST_TEST(runs == 0);
+  BOOST_TEST(e.stats().starts == 0u);
+
+  session watcher(io);
+  const auto row = watcher.exec(
+      "SELECT holder, expires_at IS NOT NULL AND expires_at > now() FROM jobs_lease WHERE name = $1",
+      {jobs::pg::bytes(name)});
+  for (const auto& r : row.rows) {  // no row: the acquire never reached the server
+    BOOST_TEST(*r[0] == "");
+    BOOST_TEST(*r[1] == "f");
+  }
+  BOOST_TEST(!start_and_wait(io, e));
+  BOOST_TEST(runs == 1);
+  BOOST_TEST(token.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
