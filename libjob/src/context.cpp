@@ -16,20 +16,20 @@ jobs::logger& job_impl::context_logger() noexcept {
   // (std::bad_alloc) must not escape either: the body then logs through the lifecycle logger,
   // which exists already (see the constructor) but lacks the "Job" attribute; a later call
   // tries again.
-  if (jobs::logger* lg = context_logger_ptr_.load(std::memory_order_acquire)) return *lg;
+  if (jobs::logger* lg = context_logger_.load(std::memory_order_acquire)) return *lg;
   std::lock_guard lk(mu);  // never held by a caller of this: bodies call it, the library does not
-  if (!context_logger_) {
-    try {
-      auto lg = user_logger ? std::make_unique<jobs::logger>(*user_logger)
-                            : std::make_unique<jobs::logger>(boost::log::keywords::channel = "jobs");
-      lg->add_attribute("Job", boost::log::attributes::constant<std::string>(id));
-      context_logger_ = std::move(lg);
-      context_logger_ptr_.store(context_logger_.get(), std::memory_order_release);
-    } catch (...) {
-      return user_logger ? *user_logger : fallback_logger();
-    }
+  // Under mu no other thread stores it: relaxed suffices here. The release store below pairs
+  // with the acquire load above, so a lock-free reader sees the logger fully made.
+  if (jobs::logger* lg = context_logger_.load(std::memory_order_relaxed)) return *lg;
+  try {
+    auto lg = user_logger ? std::make_unique<jobs::logger>(*user_logger)
+                          : std::make_unique<jobs::logger>(boost::log::keywords::channel = "jobs");
+    lg->add_attribute("Job", boost::log::attributes::constant<std::string>(id));
+    context_logger_.store(lg.get(), std::memory_order_release);
+    return *lg.release();  // owned by the job from here (see ~job_impl)
+  } catch (...) {
+    return user_logger ? *user_logger : fallback_logger();
   }
-  return *context_logger_;
 }
 
 }  // namespace detail

@@ -54,8 +54,9 @@ void wait_for_run(job_impl& m, std::uint64_t generation) {
   if (generation == 0) return;
   std::unique_lock lk(m.mu);
   if (m.finished >= generation) return;
+  auto& cv = m.blocking_cv_locked();
   ++m.blocked;
-  m.cv.wait(lk, [&] { return m.finished >= generation; });
+  cv.wait(lk, [&] { return m.finished >= generation; });
   --m.blocked;
 }
 

@@ -24,15 +24,25 @@ class job_service final : public asio::execution_context::service {
 
   explicit job_service(asio::execution_context& ctx) : service(ctx) {}
 
-  void add(job_impl* j) {
+  // The list is intrusive (each job holds its own links): adding a job allocates nothing.
+  void add(job_impl* j) noexcept {
     std::lock_guard lk(mu_);
-    jobs_.push_back(j);
-    j->registry_pos_ = std::prev(jobs_.end());
+    j->registry_prev_ = nullptr;
+    j->registry_next_ = head_;
+    if (head_) head_->registry_prev_ = j;
+    head_ = j;
     j->registered_ = true;
   }
   void remove(job_impl* j) noexcept {
     std::lock_guard lk(mu_);
-    if (j->registered_) jobs_.erase(j->registry_pos_);
+    if (j->registered_) {
+      if (j->registry_prev_)
+        j->registry_prev_->registry_next_ = j->registry_next_;
+      else
+        head_ = j->registry_next_;
+      if (j->registry_next_) j->registry_next_->registry_prev_ = j->registry_prev_;
+      j->registry_prev_ = j->registry_next_ = nullptr;
+    }
     j->registered_ = false;
   }
 
@@ -45,17 +55,20 @@ class job_service final : public asio::execution_context::service {
     std::list<pending_watch> watches;
     {
       std::lock_guard lk(mu_);
-      for (job_impl* j : jobs_) {
+      for (job_impl* j = head_; j;) {
+        job_impl* next = j->registry_next_;
         j->detach(waits, watches);
         j->registered_ = false;
+        j->registry_prev_ = j->registry_next_ = nullptr;
+        j = next;
       }
-      jobs_.clear();
+      head_ = nullptr;
     }
     // Destroyed here, outside the lock: a handler's destructor may destroy a job.
   }
 
   std::mutex mu_;
-  std::list<job_impl*> jobs_;
+  job_impl* head_ = nullptr;  // the jobs, linked through registry_prev_ / registry_next_
 };
 
 asio::execution_context::id job_service::id;
@@ -76,6 +89,8 @@ job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config co
 }
 
 job_impl::~job_impl() {
+  // No body runs any more (a run keeps its job alive), so none is using the context's logger.
+  delete context_logger_.load(std::memory_order_acquire);
   job_service* r;
   std::list<pending_watch> orphaned;
   {
@@ -109,6 +124,11 @@ void job_impl::detach(std::list<pending_wait>& waits_out, std::list<pending_watc
     registry_ = nullptr;
   }
   // The strand is released here, while its service still exists.
+}
+
+std::condition_variable& job_impl::blocking_cv_locked() {
+  if (!cv) cv = std::make_unique<std::condition_variable>();
+  return *cv;
 }
 
 void job_impl::check_attached_locked() const {

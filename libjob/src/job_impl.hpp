@@ -73,16 +73,18 @@ jobs::logger& fallback_logger();
 /// frame is destroyed at shutdown frees everything.
 struct run_state {
   std::shared_ptr<job_impl> job;
-  std::any params;                                         // immutable while the run exists
-  std::uint64_t generation = 0;                            // which run of the job this is (1, 2, ...)
-  std::optional<std::uint64_t> fencing;                    // the lease's epoch (with_coordinator)
+  std::any params;                       // immutable while the run exists
+  std::uint64_t generation = 0;          // which run of the job this is (1, 2, ...)
+  std::optional<std::uint64_t> fencing;  // the lease's epoch (with_coordinator)
+  // The flags side by side (one word, not one padded word each: a run_state is live as long as
+  // its run, so its size is per live job).
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
-  asio::any_io_executor strand_ex;                         // the job's strand, for this run
   std::atomic<bool> posted{false};                         // the launch is queued on the strand
-  bool launched = false;         // strand only: the body's coroutine has started (its slot is connected)
-  state* final_out = nullptr;    // where finish() writes the run's final state (the executor's)
-  bool ended = false;            // guarded by job->mu
-  bool ended_on_strand = false;  // strand only: no more emits into `signal`
+  bool launched = false;            // strand only: the body's coroutine has started (its slot is connected)
+  bool ended = false;               // guarded by job->mu
+  bool ended_on_strand = false;     // strand only: no more emits into `signal`
+  asio::any_io_executor strand_ex;  // the job's strand, for this run
+  state* final_out = nullptr;       // where finish() writes the run's final state (the executor's)
   // The body's cancellation signal: the parent slot of the run's coroutine. Not thread-safe:
   // touched only on the job's strand (launch() connects it, cancel emits it there).
   asio::cancellation_signal signal;
@@ -133,6 +135,15 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void detach(std::list<pending_wait>& waits_out, std::list<pending_watch>& watches_out) noexcept;
   /// Under mu: throws std::logic_error once the execution context has shut down.
   void check_attached_locked() const;
+  /// Under mu: the condition variable of blocking waits, made on first use (can throw
+  /// std::bad_alloc, before the caller counts itself in `blocked`).
+  std::condition_variable& blocking_cv_locked();
+  /// Under mu: wakes the blocking waiters, if any.
+  void notify_blocked_locked() noexcept {
+    // `blocked` is non-zero only once a waiter has made cv (under mu, before counting itself),
+    // and cv lives as long as the job: a non-zero count under the same mutex means cv exists.
+    if (blocked) cv->notify_all();
+  }
   jobs::logger& context_logger() noexcept;
   jobs::stats snapshot() const;
   /// The job's own logger (with_logger), or null: then the library's records about this job go
@@ -159,16 +170,19 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
 
   // ---- guarded by mu ----
   mutable std::mutex mu;
-  std::condition_variable cv;
+  // Made by the first blocking wait (blocking_cv_locked), as most jobs are never waited on: a
+  // condition variable is 48 bytes, the pointer 8. Never destroyed before the job.
+  std::unique_ptr<std::condition_variable> cv;
   state st = state::created;
+  // What error() holds (beside st: one padded word for both), and for the body's own exception
+  // its what() (body_error_text), taken when the run ended outside the mutex (what() is user
+  // code: it must never run under mu).
+  run_error error_kind = run_error::none;
   double progress = -1;
   // What the body set with set_result, boxed: the box moves and swaps under mu without running
   // the value's own (user) copy, move or destructor there.
   std::shared_ptr<std::any> result;
   std::exception_ptr error;
-  // What error() holds, and for the body's own exception its what(), taken when the run ended
-  // outside the mutex (what() is user code: it must never run under mu).
-  run_error error_kind = run_error::none;
   std::string body_error_text;
   std::chrono::system_clock::time_point started{}, ended{};
   std::chrono::steady_clock::time_point started_steady{};
@@ -187,7 +201,7 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   // shown every end it missed, and gets the current snapshot instead (as for version 0).
   std::uint64_t terminal_floor = 0;
   std::uint64_t next_wait_key = 0;
-  unsigned blocked = 0;  // threads inside wait()
+  unsigned blocked = 0;  // threads inside wait() and wait_for_run()
   bool closed = false;   // runs refused with errc::shutting_down (set_closed: a draining registry)
   std::optional<std::uint64_t> fencing;  // handed to each run started while set (set_fencing_token)
 
@@ -195,13 +209,17 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   friend class job_service;
 
   job_service* registry_;
-  std::list<job_impl*>::iterator registry_pos_;  // guarded by the registry's mutex
-  bool registered_ = false;                      // guarded by the registry's mutex
+  // The job's links in its registry's intrusive list (no list node of its own on the heap).
+  // Guarded by the registry's mutex.
+  job_impl* registry_prev_ = nullptr;
+  job_impl* registry_next_ = nullptr;
+  bool registered_ = false;  // guarded by the registry's mutex
   bool cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs, cancel_reason why,
                      bool may_emit_inline);
 
-  std::unique_ptr<jobs::logger> context_logger_;            // made under mu by context_logger()
-  std::atomic<jobs::logger*> context_logger_ptr_{nullptr};  // context_logger_, once made
+  // The context's logger, made under mu by the first context_logger(), then read without a
+  // lock; owned (deleted by ~job_impl). One pointer, not a unique_ptr beside an atomic copy.
+  std::atomic<jobs::logger*> context_logger_{nullptr};
 };
 
 }  // namespace jobs::detail

@@ -380,7 +380,7 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
     current.reset();
     // The waiters first: nothing above can fail, so they are always released.
     woken.swap(waits);
-    if (blocked) cv.notify_all();
+    notify_blocked_locked();
     // Then the watchers, whose snapshots allocate. Out of memory, changed_locked leaves a
     // watcher queued and intact: it is tried once more, then waits for the next change (or the
     // job's destruction, which completes it with operation_aborted).
@@ -457,7 +457,7 @@ void job_impl::abandon(run_state& rs) noexcept {
       current.reset();
       dropped.swap(waits);
       dropped_watches.swap(watches);
-      if (blocked) cv.notify_all();
+      notify_blocked_locked();
     }
   }
   rs.handler = nullptr;

@@ -53,6 +53,7 @@ void job_impl::wait() {
     throw would_deadlock();
   }
   const std::uint64_t run = generation;
+  auto& cv = blocking_cv_locked();
   ++blocked;
   cv.wait(lk, [&] { return finished >= run; });
   --blocked;

@@ -11,6 +11,12 @@
 //                idle job (constructed, never run).
 //   BM_cancel_*  10^5 blocked bodies, cancel all, run until every completion: ns per body
 //                (thread CPU time of that phase only; set-up and tear-down are not timed).
+//   BM_pool_*    two independent chains of runs (two jobs, or two bare strands) on an
+//                asio::thread_pool of 1 thread, then of 2, in each iteration: the same work on
+//                both pools; speedup = wall(1 thread) / wall(2 threads) (goal >= 1.6x for the
+//                job), and the process's CPU time per run at 2 threads over that at 1 (1.0 when
+//                the threads share nothing; above it, they contend). work:0 is the trivial body,
+//                work:2000 a body of ~1 us of arithmetic (the same on both sides).
 //
 // Times are the main thread's CPU time (Google Benchmark's default, and manual CPU time for
 // BM_cancel_*): everything runs on that one thread, and CPU time is what a shared, loaded
@@ -36,6 +42,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
@@ -45,6 +52,7 @@
 #include <boost/smart_ptr/make_shared_object.hpp>
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unwind.h>
 
@@ -52,6 +60,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <latch>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -563,13 +572,175 @@ BENCHMARK(BM_cancel_job)
     ->Unit(benchmark::kMillisecond);
 
 // =============================================================================================
+// 5. Scaling on a thread pool: two independent chains of runs, on 1 thread and on 2.
+// =============================================================================================
+
+constexpr std::size_t pool_chains = 2;
+constexpr std::size_t pool_chain_runs = 50000;  // runs per chain per measurement
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// One chain: the next run starts from the previous one's completion handler, on a pool thread.
+// The body of a pool run: `work` rounds of arithmetic the compiler cannot drop (0: trivial()).
+asio::awaitable<void> busy(std::size_t work) {
+  std::uint64_t x = work;
+  for (std::size_t i = 0; i < work; ++i) {
+    x = x * 6364136223846793005u + 1442695040888963407u;
+    benchmark::DoNotOptimize(x);
+  }
+  co_return;
+}
+
+struct pool_counts {
+  std::atomic<std::size_t> done{0}, failed{0};
+};
+
+struct pool_job_chain {
+  jobs::job* j;
+  pool_counts* c;
+  std::latch* all;
+  std::size_t left;
+  void start() {
+    --left;
+    j->async_run(std::any{}, std::move(*this));
+  }
+  void operator()(std::exception_ptr e) {
+    c->done.fetch_add(1, std::memory_order_relaxed);
+    if (e) c->failed.fetch_add(1, std::memory_order_relaxed);
+    if (left)
+      start();
+    else
+      all->count_down();
+  }
+};
+
+using pool_strand = asio::strand<asio::thread_pool::executor_type>;
+
+// Bare: co_spawn of the same body on the chain's own strand, a cancellation signal bound (as a
+// job binds one for every run); the completion handler runs on the strand.
+struct pool_bare_chain {
+  pool_strand* strand;
+  asio::cancellation_signal* signal;
+  std::size_t work;
+  pool_counts* c;
+  std::latch* all;
+  std::size_t left;
+  void start() {
+    --left;
+    asio::co_spawn(
+        *strand, [w = work] { return busy(w); },
+        asio::bind_cancellation_slot(signal->slot(), std::move(*this)));
+  }
+  void operator()(std::exception_ptr e) {
+    c->done.fetch_add(1, std::memory_order_relaxed);
+    if (e) c->failed.fetch_add(1, std::memory_order_relaxed);
+    if (left)
+      start();
+    else
+      all->count_down();
+  }
+};
+
+struct pool_round {
+  double wall = 0, cpu = 0;
+};
+
+// pool_chains chains of pool_chain_runs runs each on a pool of `threads`; the wall and process
+// CPU time from the first start to the last completion. Every run is checked to have completed.
+template <bool Job>
+pool_round pool_measure(std::size_t threads, std::size_t work) {
+  asio::thread_pool tp(threads);
+  pool_counts c;
+  std::latch all(pool_chains);
+  std::vector<jobs::job> js;
+  std::vector<pool_strand> strands;
+  std::unique_ptr<asio::cancellation_signal[]> signals(new asio::cancellation_signal[pool_chains]);
+  for (std::size_t k = 0; k < pool_chains; ++k) {
+    if constexpr (Job)
+      js.emplace_back(tp.get_executor(), "pool-" + std::to_string(k),
+                      [work](jobs::context&) { return busy(work); });
+    else
+      strands.push_back(asio::make_strand(tp.get_executor()));
+  }
+  const double c0 = process_cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t k = 0; k < pool_chains; ++k) {
+    // Each chain's first start is made on the pool, as every later one is.
+    asio::post(tp, [&, k] {
+      if constexpr (Job)
+        pool_job_chain{&js[k], &c, &all, pool_chain_runs}.start();
+      else
+        pool_bare_chain{&strands[k], &signals[k], work, &c, &all, pool_chain_runs}.start();
+    });
+  }
+  all.wait();
+  const pool_round r{std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                     process_cpu_seconds() - c0};
+  tp.join();
+  check(c.done.load() == pool_chains * pool_chain_runs, "every run on the pool completed");
+  check(c.failed.load() == 0, "no run on the pool failed");
+  if constexpr (Job)
+    for (auto& j : js)
+      check(j.is_state(jobs::state::succeeded) && !j.error(), "every pool job ended succeeded");
+  return r;
+}
+
+// Each iteration measures the 1-thread pool, then the 2-thread pool: the ratios compare the two
+// within one iteration's conditions. Time reported: wall per run on the 2-thread pool.
+template <bool Job>
+void pool_bench(benchmark::State& state) {
+  const logging_scope log(false);
+  pool_round one, two;
+  for (auto _ : state) {
+    const auto work = static_cast<std::size_t>(state.range(0));
+    const pool_round a = pool_measure<Job>(1, work), b = pool_measure<Job>(2, work);
+    one.wall += a.wall;
+    one.cpu += a.cpu;
+    two.wall += b.wall;
+    two.cpu += b.cpu;
+    state.SetIterationTime(b.wall);
+  }
+  const double runs = static_cast<double>(state.iterations() * pool_chains * pool_chain_runs);
+  state.counters["ns/run_1t"] = one.wall / runs * 1e9;
+  state.counters["ns/run_2t"] = two.wall / runs * 1e9;
+  state.counters["speedup"] = one.wall / two.wall;
+  state.counters["cpu/run_2t_over_1t"] = two.cpu / one.cpu;
+}
+
+void BM_pool_bare_co_spawn_strand(benchmark::State& s) { pool_bench<false>(s); }
+void BM_pool_job_async_run(benchmark::State& s) { pool_bench<true>(s); }
+
+BENCHMARK(BM_pool_bare_co_spawn_strand)
+    ->ArgName("work")
+    ->Arg(0)
+    ->Arg(2000)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_pool_job_async_run)
+    ->ArgName("work")
+    ->Arg(0)
+    ->Arg(2000)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+
+// =============================================================================================
 // --profile=<side> N, outside Google Benchmark, for callgrind (deterministic):
 //   valgrind --tool=callgrind --toggle-collect='*profiled_*' job_bench --profile=job 20000
 // collects N chained runs (after 1000 not collected) or the cancel phase of N blocked bodies;
 // Ir / N is then the instruction count of one. Sides: bare (one strand reused, a signal bound),
 // job (async_run), job_wait (run() + async_wait), job_log_off (async_run, logging disabled),
 // cancel_bare (direct emit), cancel_bare_strand (emit posted to the strand), cancel_job,
-// cancel_job_log_off.
+// cancel_job_log_off; pool_job, pool_bare: one round of BM_pool_* on the 2-thread pool (N is
+// ignored), e.g. under a lock profiler.
 // =============================================================================================
 
 template <class Chain>
@@ -604,6 +775,13 @@ void profile_cancel(std::size_t n) {
 int profile(std::string_view side, std::size_t n) {
   setup_logging();
   const logging_scope log(!side.ends_with("_log_off"));
+  if (side.starts_with("pool_")) {
+    // pool_job / pool_bare: one measurement on the 2-thread pool (for a lock profiler).
+    const pool_round r = side == "pool_job" ? pool_measure<true>(2, 0) : pool_measure<false>(2, 0);
+    std::printf("%zu runs on 2 threads: %.3f s wall, %.3f s CPU\n", pool_chains * pool_chain_runs, r.wall,
+                r.cpu);
+    return 0;
+  }
   if (side.starts_with("cancel_")) {
     if (side == "cancel_bare")
       profile_cancel<bare_cancel_scenario<false>>(n);

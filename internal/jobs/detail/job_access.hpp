@@ -74,7 +74,8 @@ bool on_job_strand(const job_impl& j) noexcept;
 jobs::logger* user_logger_of(const job_impl& j) noexcept;
 
 /// Blocks until the job has ended `runs` runs (finished counts them); returns at once if it has.
-/// The generation of the run pending now is what run_generation() returns.
+/// The generation of the run pending now is what run_generation() returns. Can throw
+/// std::bad_alloc (the first blocking wait on a job makes its condition variable).
 std::uint64_t run_generation(const job_impl& j);
 void wait_for_run(job_impl& j, std::uint64_t generation);
 
