@@ -29,6 +29,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -42,6 +43,11 @@ namespace jobs_test {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+
+/// Whether `part` occurs in `s`.
+inline bool contains(std::string_view s, std::string_view part) {
+  return s.find(part) != std::string_view::npos;
+}
 
 /// The hard cap on every wait in the tests: far beyond what any wait needs on a loaded machine,
 /// short enough that a broken implementation fails instead of hanging the suite.

@@ -26,7 +26,7 @@ using jobs::state;
 
 namespace {
 
-struct my_error : std::runtime_error {
+struct cancel_test_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(the_awaited_operation_completes_with_operation_aborted) {
         switch (mode) {
           case after_cancel::rethrow: throw boost::system::system_error(seen);
           case after_cancel::return_normally: co_return;
-          case after_cancel::throw_own: try { throw my_error("cleanup failed");
+          case after_cancel::throw_own: try { throw cancel_test_error("cleanup failed");
             } catch (...) {
               own = std::current_exception();
               throw;
@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(the_awaited_operation_completes_with_operation_aborted) {
       BOOST_TEST_REQUIRE(bool(j.error()));  // a canceled run always has an error
       if (mode == after_cancel::throw_own) {
         BOOST_TEST((j.error() == own));
-        BOOST_CHECK_THROW(std::rethrow_exception(j.error()), my_error);
+        BOOST_CHECK_THROW(std::rethrow_exception(j.error()), cancel_test_error);
         BOOST_TEST(j.stats().error == "cleanup failed");
       } else {
         BOOST_TEST(jobs_test::code_of(j.error()) == jobs::errc::canceled);

@@ -21,7 +21,7 @@ namespace {
 constexpr std::array all_errc{errc::still_pending, errc::once,     errc::cooldown,
                               errc::timeout,       errc::canceled, errc::lease_lost};
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using jobs_test::contains;
 
 }  // namespace
 

@@ -24,8 +24,8 @@ using jobs::state;
 
 namespace {
 
-struct my_error : std::runtime_error {
-  explicit my_error(const std::string& s, int c) : std::runtime_error(s), code(c) {}
+struct coded_error : std::runtime_error {
+  explicit coded_error(const std::string& s, int c) : std::runtime_error(s), code(c) {}
   int code;
 };
 
@@ -74,15 +74,15 @@ BOOST_AUTO_TEST_SUITE(exceptions)
 BOOST_AUTO_TEST_CASE(a_std_exception_subclass) {
   for (bool late : {false, true}) {
     asio::io_context io;
-    thrower t{[] { throw my_error("broken pipe dream", 7); }, late};
+    thrower t{[] { throw coded_error("broken pipe dream", 7); }, late};
     jobs::job j(io, "std", t.body());
     run_and_check_the_same_object(t, j, io);
     try {
       std::rethrow_exception(j.error());
-    } catch (const my_error& e) {
+    } catch (const coded_error& e) {
       BOOST_TEST(std::string(e.what()) == "broken pipe dream");
       BOOST_TEST(e.code == 7);
-      BOOST_TEST((typeid(e) == typeid(my_error)));
+      BOOST_TEST((typeid(e) == typeid(coded_error)));
     } catch (...) {
       BOOST_FAIL("wrong dynamic type");
     }
@@ -153,11 +153,11 @@ BOOST_AUTO_TEST_CASE(a_c_string) {
 // The body function itself (not its coroutine) throws before returning an awaitable.
 BOOST_AUTO_TEST_CASE(a_body_function_that_throws_before_returning_its_awaitable) {
   asio::io_context io;
-  jobs::job j(io, "eager", [](jobs::context&) -> asio::awaitable<void> { throw my_error("eager", 1); });
+  jobs::job j(io, "eager", [](jobs::context&) -> asio::awaitable<void> { throw coded_error("eager", 1); });
   BOOST_TEST(j.run());
   BOOST_CHECK_NO_THROW(io.run());
   BOOST_TEST(j.state() == state::failed);
-  BOOST_CHECK_THROW(std::rethrow_exception(j.error()), my_error);
+  BOOST_CHECK_THROW(std::rethrow_exception(j.error()), coded_error);
   BOOST_TEST(j.stats().error == "eager");
 }
 
@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(an_exception_from_a_nested_coroutine) {
     asio::steady_timer t(ex, 1ms);
     co_await t.async_wait(asio::use_awaitable);
     try {
-      throw my_error("deep", 3);
+      throw coded_error("deep", 3);
     } catch (...) {
       thrown = std::current_exception();
       throw;
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(progress_and_result_survive_a_failure) {
   jobs::job j(io, "partial", [](jobs::context& ctx) -> asio::awaitable<void> {
     ctx.set_progress(0.4);
     ctx.set_result(std::string("half"));
-    throw my_error("midway", 2);
+    throw coded_error("midway", 2);
     co_return;
   });
   BOOST_TEST(j.run());
@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(every_delivery_path_carries_the_same_object) {
   std::exception_ptr thrown, from_handler, from_awaitable;
   jobs::job j(io, "paths", [&](jobs::context&) -> asio::awaitable<void> {
     try {
-      throw my_error("same", 9);
+      throw coded_error("same", 9);
     } catch (...) {
       thrown = std::current_exception();
       throw;
@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(a_thread_pool_never_sees_it) {
   for (int i = 0; i < 16; ++i)
     all.emplace_back(pool, "", [i](jobs::context&) -> asio::awaitable<void> {
       if (i % 2) throw i;
-      throw my_error("pool", i);
+      throw coded_error("pool", i);
       co_return;
     });
   for (auto& j : all) BOOST_TEST(j.run());

@@ -21,7 +21,7 @@ using jobs_test::captured_record;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using jobs_test::contains;
 
 std::size_t index_of_message(const std::vector<captured_record>& rs, const std::string& text) {
   for (std::size_t i = 0; i < rs.size(); ++i)
