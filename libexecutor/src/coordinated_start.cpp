@@ -268,6 +268,27 @@ struct forward_cancellation {
   }
 };
 
+// A grant the caller no longer wants: released (recording nothing), then the start completes
+// with errc::canceled. The handler is shared with the release's completion, so that a release
+// that cannot even be sent (std::bad_alloc) still completes the start here; whichever comes first
+// completes it, the other finds it gone.
+void give_back_cancelled(const coordination_config& c, std::uint64_t epoch, start_handler h,
+                         asio::any_completion_executor work) {
+  using pending = std::pair<start_handler, asio::any_completion_executor>;
+  std::shared_ptr<pending> done;
+  try {
+    done = std::make_shared<pending>(std::move(h), std::move(work));
+    c.store->async_release(c.name, epoch, lease_outcome{}, [done](boost::system::error_code) {
+      if (done->first) complete(std::move(done->first), std::move(done->second), error_ptr(errc::canceled));
+    });
+  } catch (...) {
+    if (!done)
+      complete(std::move(h), std::move(work), error_ptr(errc::canceled));
+    else if (done->first)
+      complete(std::move(done->first), std::move(done->second), error_ptr(errc::canceled));
+  }
+}
+
 }  // namespace
 
 void initiate_coordinated_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
@@ -303,11 +324,7 @@ void initiate_coordinated_start(const std::shared_ptr<executor_state>& s, std::a
               // back (recording nothing, as for a refused start) before the start completes, so
               // that a start the caller makes next finds it free; a release that cannot reach
               // the store leaves it to lapse after `lease`. Nothing else can hold this epoch.
-              return c.store->async_release(
-                  c.name, epoch, lease_outcome{},
-                  [h = std::move(h), work = std::move(work)](boost::system::error_code) mutable {
-                    complete(std::move(h), std::move(work), error_ptr(errc::canceled));
-                  });
+              return give_back_cancelled(c, epoch, std::move(h), std::move(work));
             }
             auto run = std::make_shared<lease_run>(s, epoch, std::move(h), std::move(work));
             run->begin(std::move(params), slot, std::move(own), sent);

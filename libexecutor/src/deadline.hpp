@@ -9,9 +9,10 @@
 //   - arm(): records the attempt's deadline; only if the pending wait would expire *after* it
 //     (or there is none) is the timer set again;
 //   - disarm(): forgets the deadline (the attempt ended first); the wait stays pending;
-//   - the wait's completion, on the job's strand: if the live deadline has come, the attempt
-//     times out; if it is still to come (a later attempt's), the timer is set for it; if there is
-//     none, nothing more is armed.
+//   - the wait's completion, on the context's own executor (see timer_executor), under mu_: if
+//     the live deadline has come, the attempt times out (posted to the job's strand); if it is
+//     still to come (a later attempt's), the timer is set for it; if there is none, nothing
+//     more is armed.
 // A generation number names each armed attempt, so a late expiry can never time out a later
 // attempt. The timer's completion holds the executor weakly: an executor destroyed meanwhile
 // cancels its timer, and the completion does nothing.
@@ -79,8 +80,8 @@ class deadline_timer {
   ~deadline_timer();
 
   /// Arms the deadline `at` for the attempt of `op`; returns its generation (never 0). The timer
-  /// is made on the job's strand on first use. Throws (std::bad_alloc, or the job's execution
-  /// context has shut down) with nothing changed.
+  /// is made on first use, on the job's context's own executor (timer_executor). Throws (std::bad_alloc, or
+  /// the job's execution context has shut down) with nothing changed.
   std::uint64_t arm(const std::shared_ptr<executor_state>& owner, const job_impl& job, time_point at,
                     std::weak_ptr<start_op> op);
   /// The attempt `generation` has ended: its deadline no longer applies.

@@ -56,10 +56,13 @@ class job_service final : public asio::execution_context::service {
     {
       std::lock_guard lk(mu_);
       for (job_impl* j = head_; j;) {
+        // Unlinked before detach(): once detach() has cleared its registry pointer, another
+        // thread may drop the job's last handle and ~job_impl (which then skips remove()) frees
+        // it, so nothing of j is touched after detach() returns.
         job_impl* next = j->registry_next_;
-        j->detach(waits, watches);
         j->registered_ = false;
         j->registry_prev_ = j->registry_next_ = nullptr;
+        j->detach(waits, watches);
         j = next;
       }
       head_ = nullptr;
