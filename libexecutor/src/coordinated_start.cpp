@@ -260,9 +260,7 @@ struct acquire_cancellation {
 struct forward_cancellation {
   std::shared_ptr<acquire_cancellation> a;
   void operator()(asio::cancellation_type_t type) const {
-    if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
-        asio::cancellation_type::none)
-      return;
+    if (!stops_operation(type)) return;
     a->requested = true;  // before the emit: a grant completing meanwhile sees it
     a->signal.emit(asio::cancellation_type::terminal);
   }

@@ -12,9 +12,7 @@ void attempt_deadline_reached(const std::shared_ptr<start_op>& op, std::uint64_t
 }
 
 void start_cancellation::operator()(asio::cancellation_type_t type) const {
-  if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
-      asio::cancellation_type::none)
-    return;
+  if (!stops_operation(type)) return;
   // Run inside whoever emitted the signal: never throw into it (out of memory, the op is still
   // marked stopped and ends at its next step; only its run's cancellation is lost).
   try {

@@ -34,9 +34,7 @@ using std::chrono::system_clock;
 struct run_cancellation {
   std::weak_ptr<run_state> run;
   void operator()(asio::cancellation_type_t type) const {
-    if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
-        asio::cancellation_type::none)
-      return;
+    if (!stops_operation(type)) return;
     // Out of memory the cancellation is lost (cancel_run changes nothing then), never thrown into
     // whoever emitted the signal.
     try {

@@ -368,9 +368,7 @@ namespace {
 struct drain_cancellation {
   std::weak_ptr<drain_op> op;
   void operator()(asio::cancellation_type_t type) const {
-    if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
-        asio::cancellation_type::none)
-      return;
+    if (!stops_operation(type)) return;
     if (auto d = op.lock()) {
       try {
         d->post_cancel();

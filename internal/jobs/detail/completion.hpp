@@ -8,6 +8,7 @@
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,14 @@
 namespace jobs::detail {
 
 namespace asio = boost::asio;
+
+// Whether a cancellation of type `t` stops one of the library's operations (a run, a start, a
+// drain, a lease's acquisition): terminal and partial do; total alone is not supported, since
+// stopping changes the job.
+constexpr bool stops_operation(asio::cancellation_type_t t) noexcept {
+  return (t & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) !=
+         asio::cancellation_type::none;
+}
 
 // `ex` as the default executor of a completion handler. Erased from the concrete executor when
 // `ex` holds an io_context's or a thread_pool's: converting the any_io_executor itself nests one
