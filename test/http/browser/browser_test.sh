@@ -70,10 +70,7 @@ echo "the selector filters"
 # --remote-debugging-pipe (fd 3 in, fd 4 out, one JSON message per NUL-terminated record) and
 # asks the open page for its DOM state.
 mkfifo "$tmp/cdp_in" "$tmp/cdp_out"
-timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
-  --disable-component-update --disable-sync --no-first-run --disable-dev-shm-usage \
-  --user-data-dir="$tmp/profile" --remote-debugging-pipe about:blank \
-  3<"$tmp/cdp_in" 4>"$tmp/cdp_out" 2>"$tmp/chrome.log" &
+chrome --remote-debugging-pipe about:blank 3<"$tmp/cdp_in" 4>"$tmp/cdp_out" &
 chrome_pid=$!
 exec 5>"$tmp/cdp_in" 6<"$tmp/cdp_out"
 cdp_id=0
@@ -91,29 +88,25 @@ page_state() {  # sets $state to "<ingest's data-state>|<the status line>" as th
   cdp "$session" Runtime.evaluate '{"returnByValue":true,"expression":"(document.querySelector(\"tr[data-id=ingest]\")?.dataset.state ?? \"\") + \"|\" + (document.getElementById(\"status\")?.textContent ?? \"\")"}'
   state=$(grep -o '"value":"[^"]*"' <<<"$reply" | cut -d'"' -f4)
 }
+until_state() {  # until_state GLOB: polls page_state (up to 15 s) until $state matches GLOB
+  for _ in $(seq 300); do
+    page_state
+    # shellcheck disable=SC2053  # $1 is a pattern
+    [[ $state == $1 ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
 cdp "" Target.createTarget "{\"url\":\"$url\"}"
 target=$(field targetId)
 cdp "" Target.attachToTarget "{\"targetId\":\"$target\",\"flatten\":true}"
 session=$(field sessionId)
 [ -n "$session" ] || fail "no DevTools session: $reply"
-state=
-for _ in $(seq 300); do
-  page_state
-  [[ $state == "running|"*"job(s), live" ]] && break
-  sleep 0.05
-done
-[[ $state == "running|"*"job(s), live" ]] || fail "the open page never showed ingest running, live (it shows: $state)"
+until_state 'running|*job(s), live' || fail "the open page never showed ingest running, live (it shows: $state)"
 echo "the open page shows ingest running, live"
 reply=$(http POST /jobs/ingest/cancel)
 grep -q '"canceled":true' <<<"$reply" || fail "cancel refused: $reply"
-for _ in $(seq 300); do
-  page_state
-  [[ $state == "canceled|"* ]] && break
-  sleep 0.05
-done
-[[ $state == "canceled|"*"job(s), live" ]] || fail "the open page does not show ingest as canceled (it shows: $state)"
-cdp "$session" Runtime.evaluate '{"returnByValue":true,"expression":"document.documentElement.outerHTML"}'
-printf '%s\n' "$reply" >"$tmp/dom.html"
+until_state 'canceled|*job(s), live' || fail "the open page does not show ingest as canceled (it shows: $state)"
 cdp "" Browser.close '{}'
 wait "$chrome_pid" || fail "the browser exited with $?"
 exec 5>&- 6<&-
