@@ -42,7 +42,7 @@ jobs::logger* user_logger_of(const job_impl& j) noexcept { return j.lifecycle_lo
 
 std::uint64_t run_generation(const job_impl& j) {
   std::lock_guard lk(j.mu);
-  return is_pending(j.st) ? j.generation : 0;
+  return is_pending(j.st_locked()) ? j.generation : 0;
 }
 
 std::uint64_t runs_of(const job_impl& j) {
@@ -124,9 +124,8 @@ asio::any_io_executor job::get_executor() const noexcept {
 }
 
 jobs::state job::state() const {
-  auto& j = detail::checked(impl_);
-  std::lock_guard lk(j.mu);
-  return j.st;
+  // Without the job's mutex: the state is written under it, by one release store per change.
+  return detail::checked(impl_).st.load(std::memory_order_acquire);
 }
 bool job::is_state(jobs::state s) const { return state() == s; }
 bool job::is_done() const { return jobs::is_done(state()); }
@@ -136,7 +135,10 @@ const std::string& job::id() const noexcept {
   static const std::string none;  // a moved-from handle's
   return impl_ ? impl_->id : none;
 }
-jobs::labels job::labels() const { return detail::checked(impl_).labels; }
+jobs::labels job::labels() const {
+  const auto& l = detail::checked(impl_).labels;
+  return l ? *l : jobs::labels{};
+}
 std::any job::result() const {
   auto& j = detail::checked(impl_);
   std::shared_ptr<std::any> box;
@@ -170,7 +172,7 @@ std::chrono::system_clock::time_point job::ended_at() const {
 std::chrono::nanoseconds job::execution_time() const {
   auto& j = detail::checked(impl_);
   std::lock_guard lk(j.mu);
-  if (is_pending(j.st)) return std::chrono::steady_clock::now() - j.started_steady;
+  if (is_pending(j.st_locked())) return std::chrono::steady_clock::now() - j.started_steady;
   return j.last_execution;
 }
 jobs::stats job::stats() const { return detail::checked(impl_).snapshot(); }

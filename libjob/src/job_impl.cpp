@@ -80,7 +80,8 @@ job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config co
     : ex(std::move(e)),
       strand_ex(make_job_strand(ex)),
       id(i.empty() ? boost::uuids::to_string(boost::uuids::random_generator()()) : std::move(i)),
-      labels(std::move(config.labels)),
+      labels(config.labels.empty() ? nullptr
+                                   : std::make_unique<const jobs::labels>(std::move(config.labels))),
       fn(std::move(f)),
       created(system_clock::now()),
       user_logger(config.logger ? std::make_unique<jobs::logger>(std::move(*config.logger)) : nullptr),
@@ -99,7 +100,7 @@ job_impl::~job_impl() {
   {
     std::lock_guard lk(mu);
     r = registry_;  // null once the context has shut down (it may be gone by now)
-    orphaned.swap(watches);
+    if (room) orphaned.swap(room->watches);
   }
   if (r) r->remove(this);
   // The last handle is gone while watchers still wait (no run is pending: a run keeps its job
@@ -121,17 +122,26 @@ void job_impl::detach(std::list<pending_wait>& waits_out, std::list<pending_watc
   asio::any_io_executor released_ex;
   {
     std::lock_guard lk(mu);
-    waits_out.splice(waits_out.end(), waits);
-    watches_out.splice(watches_out.end(), watches);
+    if (room) {
+      waits_out.splice(waits_out.end(), room->waits);
+      watches_out.splice(watches_out.end(), room->watches);
+    }
     std::swap(released_ex, strand_ex);
     registry_ = nullptr;
   }
   // The strand is released here, while its service still exists.
 }
 
-std::condition_variable& job_impl::blocking_cv_locked() {
-  if (!cv) cv = std::make_unique<std::condition_variable>();
-  return *cv;
+waiting_room& job_impl::room_locked() {
+  if (!room) room = std::make_unique<waiting_room>();
+  return *room;
+}
+
+const jobs::labels& no_labels() noexcept {
+  // Never destroyed: a body may still read ctx.labels() while static objects are destroyed at
+  // exit (a global thread_pool's).
+  static const jobs::labels* const none = new jobs::labels();
+  return *none;
 }
 
 void job_impl::check_attached_locked() const {

@@ -7,7 +7,10 @@
 
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>  // (the strand types below)
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -61,9 +64,52 @@ struct run_end {
 /// How many run ends a watched job keeps (async_watch).
 constexpr std::size_t terminal_log_size = 64;
 
+/// What a job needs only once something waits for it or watches it: made by the first wait,
+/// async_wait or async_watch (job_impl::room_locked), guarded by the job's mutex, and kept until
+/// the job is destroyed. Most jobs are never waited on: out of the job, these 120 bytes are one
+/// pointer in it, which matters when 10^5 jobs are live at once.
+struct waiting_room {
+  std::list<pending_wait> waits;
+  std::list<pending_watch> watches;
+  // The condition variable of blocking waits (wait(), wait_for_run()).
+  std::condition_variable cv;
+  // The last runs' terminal snapshots, made by the first async_watch: a std::deque allocates
+  // its map and first block (~0.5 KiB for stats) when constructed, and most watched jobs are
+  // only awaited.
+  std::unique_ptr<std::deque<jobs::stats>> terminal_log;
+  // Every run end with a version above this one is in terminal_log: the version when the log
+  // was made, then that of the last end it dropped. A watcher whose version is older cannot be
+  // shown every end it missed, and gets the current snapshot instead (as for version 0).
+  std::uint64_t terminal_floor = 0;
+  std::uint64_t next_wait_key = 0;
+};
+
+/// The labels of a job made without any (context::labels()).
+const jobs::labels& no_labels() noexcept;
+
 /// The strand a job runs on (strand.cpp), and whether this thread runs it.
 asio::any_io_executor make_job_strand(const asio::any_io_executor& ex);
 bool running_in(const asio::any_io_executor& strand) noexcept;
+
+/// The strand types make_job_strand makes, type-erased once.
+using io_strand = asio::strand<asio::io_context::executor_type>;
+using pool_strand = asio::strand<asio::thread_pool::executor_type>;
+using any_strand = asio::strand<asio::any_io_executor>;
+
+/// Posts `f` to a job's strand, through its concrete type where make_job_strand made one. Through
+/// any_io_executor, a post wraps `f` in an executor_function (one allocation) that the strand
+/// then queues in an operation of its own (a second one), after a prefer() that copies the
+/// executor; posted to the strand itself, `f` is queued once, as a bare co_spawn's would be.
+template <class F>
+void post_to_strand(const asio::any_io_executor& strand, F&& f) {
+  if (auto* s = strand.target<io_strand>()) {
+    asio::post(*s, std::forward<F>(f));
+  } else if (auto* p = strand.target<pool_strand>()) {
+    asio::post(*p, std::forward<F>(f));
+  } else {
+    asio::post(strand, std::forward<F>(f));
+  }
+}
 
 /// The context's logger when making the job's own failed (log.cpp).
 jobs::logger& fallback_logger();
@@ -135,14 +181,18 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void detach(std::list<pending_wait>& waits_out, std::list<pending_watch>& watches_out) noexcept;
   /// Under mu: throws std::logic_error once the execution context has shut down.
   void check_attached_locked() const;
-  /// Under mu: the condition variable of blocking waits, made on first use (can throw
-  /// std::bad_alloc, before the caller counts itself in `blocked`).
-  std::condition_variable& blocking_cv_locked();
+  /// Under mu: the waiting room, made on first use (can throw std::bad_alloc, before the caller
+  /// has changed anything).
+  waiting_room& room_locked();
+  /// Under mu: the condition variable of blocking waits (room_locked: can throw std::bad_alloc,
+  /// before the caller counts itself in `blocked`).
+  std::condition_variable& blocking_cv_locked() { return room_locked().cv; }
   /// Under mu: wakes the blocking waiters, if any.
   void notify_blocked_locked() noexcept {
-    // `blocked` is non-zero only once a waiter has made cv (under mu, before counting itself),
-    // and cv lives as long as the job: a non-zero count under the same mutex means cv exists.
-    if (blocked) cv->notify_all();
+    // `blocked` is non-zero only once a waiter has made the room (under mu, before counting
+    // itself), and the room lives as long as the job: a non-zero count under the same mutex
+    // means it exists.
+    if (blocked) room->cv.notify_all();
   }
   jobs::logger& context_logger() noexcept;
   jobs::stats snapshot() const;
@@ -162,7 +212,8 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   // the awaitable thread, timers) is then a heap allocation. Empty once released.
   asio::any_io_executor strand_ex;
   const std::string id;
-  const jobs::labels labels;
+  // Null when the job has none (most jobs): a std::map is 48 bytes, the pointer 8.
+  const std::unique_ptr<const jobs::labels> labels;
   const body fn;
   const std::chrono::system_clock::time_point created;
   // Set at construction only; on the heap, as a logger is 104 bytes and most jobs have none.
@@ -170,20 +221,28 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
 
   // ---- guarded by mu ----
   mutable std::mutex mu;
-  // Made by the first blocking wait (blocking_cv_locked), as most jobs are never waited on: a
-  // condition variable is 48 bytes, the pointer 8. Never destroyed before the job.
-  std::unique_ptr<std::condition_variable> cv;
-  state st = state::created;
+  // Made by the first wait or watch (room_locked). Never destroyed before the job.
+  std::unique_ptr<waiting_room> room;
+  // Written only under mu (release stores); read under mu (st_locked()), or without it where the
+  // state alone is wanted (job::state(), is_executing(): the executor's admission reads it under
+  // its own mutex, and would otherwise nest the job's inside it on every start).
+  //
+  // start() stores `running` before it posts the launch, so that a body started at once on
+  // another thread reads `running`. If that post fails (std::bad_alloc), the old state is put
+  // back: a reader without the mutex may then have seen `running` for a run that never
+  // started, as it would have seen a run that started and failed at once. Out of memory only.
+  std::atomic<state> st{state::created};
+  state st_locked() const noexcept { return st.load(std::memory_order_relaxed); }
   // What error() holds (beside st: one padded word for both), and for the body's own exception
-  // its what() (body_error_text), taken when the run ended outside the mutex (what() is user
-  // code: it must never run under mu).
+  // its what() (body_error_text: null for none, as most runs do not fail), taken when the run
+  // ended outside the mutex (what() is user code: it must never run under mu).
   run_error error_kind = run_error::none;
   double progress = -1;
   // What the body set with set_result, boxed: the box moves and swaps under mu without running
   // the value's own (user) copy, move or destructor there.
   std::shared_ptr<std::any> result;
   std::exception_ptr error;
-  std::string body_error_text;
+  std::unique_ptr<std::string> body_error_text;
   std::chrono::system_clock::time_point started{}, ended{};
   std::chrono::steady_clock::time_point started_steady{};
   std::chrono::nanoseconds last_execution{0};
@@ -191,29 +250,20 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   std::uint64_t finished = 0;    // runs ended
   std::uint64_t version = 1;     // bumped on every change of state or progress
   std::weak_ptr<run_state> current;
-  std::list<pending_wait> waits;
-  std::list<pending_watch> watches;
-  // The last runs' terminal snapshots, made by the first async_watch: a std::deque allocates
-  // its map and first block (~0.5 KiB for stats) when constructed, and most jobs are never watched.
-  std::unique_ptr<std::deque<jobs::stats>> terminal_log;
-  // Every run end with a version above this one is in terminal_log: the version when the log
-  // was made, then that of the last end it dropped. A watcher whose version is older cannot be
-  // shown every end it missed, and gets the current snapshot instead (as for version 0).
-  std::uint64_t terminal_floor = 0;
-  std::uint64_t next_wait_key = 0;
-  unsigned blocked = 0;  // threads inside wait() and wait_for_run()
-  bool closed = false;   // runs refused with errc::shutting_down (set_closed: a draining registry)
   std::optional<std::uint64_t> fencing;  // handed to each run started while set (set_fencing_token)
+  unsigned blocked = 0;                  // threads inside wait() and wait_for_run()
+  bool closed = false;  // runs refused with errc::shutting_down (set_closed: a draining registry)
 
  private:
   friend class job_service;
 
+  // (Declared next to `closed`, so that GCC packs the three into one word.)
+  bool registered_ = false;  // guarded by the registry's mutex
   job_service* registry_;
   // The job's links in its registry's intrusive list (no list node of its own on the heap).
   // Guarded by the registry's mutex.
   job_impl* registry_prev_ = nullptr;
   job_impl* registry_next_ = nullptr;
-  bool registered_ = false;  // guarded by the registry's mutex
   bool cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<run_state> rs, cancel_reason why,
                      bool may_emit_inline);
 

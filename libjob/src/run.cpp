@@ -65,6 +65,14 @@ struct abandon_guard {
   }
 };
 
+// The run's end, out of line: GCC keeps every local of a coroutine in its frame, suspension point
+// or not, and a run_end (176 bytes) would then be part of every live run's frame.
+[[gnu::noinline]] void end_run(run_state& rs, std::exception_ptr e) {
+  run_end end = rs.job->finish(rs, std::move(e));
+  // A handler that throws propagates out of the io_context's run(), as Asio's own do.
+  rs.job->complete(end);
+}
+
 entry_point run_body(std::shared_ptr<run_state> rs) {
   std::exception_ptr e;
   {
@@ -77,9 +85,7 @@ entry_point run_body(std::shared_ptr<run_state> rs) {
     }
     guard.armed = false;
   }
-  run_end end = rs->job->finish(*rs, std::move(e));
-  // A handler that throws propagates out of the io_context's run(), as Asio's own do.
-  rs->job->complete(end);
+  end_run(*rs, std::move(e));
 }
 
 // The launch of a run, posted to the strand (see job_impl::start). If it is destroyed unrun,
@@ -140,7 +146,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
     post_completion(ex, std::move(rs->handler), std::move(rs->handler_work), error_ptr(errc::shutting_down));
     return false;
   }
-  if (!on_start(st)) {
+  if (!on_start(st_locked())) {
     lk.unlock();
     if (rs->then) return post_then(std::move(rs->then), error_ptr(errc::still_pending));
     if (rs->handler)
@@ -156,19 +162,19 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
     std::shared_ptr<std::any> result;
     std::exception_ptr error;
     run_error error_kind;
-    std::string body_error_text;
+    std::unique_ptr<std::string> body_error_text;
     system_clock::time_point started, ended;
     steady_clock::time_point started_steady;
-  } old{st,      progress, std::move(result), std::move(error), error_kind, std::move(body_error_text),
-        started, ended,    started_steady};
+  } old{st_locked(), progress, std::move(result), std::move(error), error_kind, std::move(body_error_text),
+        started,     ended,    started_steady};
 
-  st = state::running;
+  st.store(state::running, std::memory_order_release);
   rs->fencing = fencing;
   progress = -1;
   result.reset();
   error = nullptr;
   error_kind = run_error::none;
-  body_error_text.clear();
+  body_error_text.reset();
   ended = {};
   started = system_clock::now();
   started_steady = steady_clock::now();
@@ -181,10 +187,10 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
   // underlying executor — under our mutex), and every emit that cancel() posts later queues
   // behind it on the FIFO strand, so the run's signal is connected before anything is emitted.
   try {
-    asio::post(rs->strand_ex, deferred_launch(rs));
+    post_to_strand(rs->strand_ex, deferred_launch(rs));
     rs->posted.store(true, std::memory_order_release);
   } catch (...) {
-    st = old.st;
+    st.store(old.st, std::memory_order_release);
     progress = old.progress;
     result = std::move(old.result);
     error = std::move(old.error);
@@ -244,7 +250,7 @@ void job_impl::launch(const std::shared_ptr<run_state>& rs) {
 
 bool job_impl::cancel_current(cancel_reason why) {
   std::unique_lock lk(mu);
-  if (!on_cancel(st)) return false;
+  if (!on_cancel(st_locked())) return false;
   auto rs = current.lock();
   if (!rs) return false;
   return cancel_locked(lk, std::move(rs), why, true);
@@ -252,7 +258,7 @@ bool job_impl::cancel_current(cancel_reason why) {
 
 bool job_impl::cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why) {
   std::unique_lock lk(mu);
-  if (rs->ended || rs->generation != generation || !on_cancel(st)) return false;
+  if (rs->ended || rs->generation != generation || !on_cancel(st_locked())) return false;
   return cancel_locked(lk, rs, why, false);
 }
 
@@ -274,8 +280,7 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   const bool inline_emit = may_emit_inline && running_in(rs->strand_ex) && rs->launched;
   if (!inline_emit) {
     try {
-      auto ex = rs->strand_ex;
-      asio::post(ex, [rs] {
+      post_to_strand(rs->strand_ex, [rs] {
         if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
       });
     } catch (...) {
@@ -283,7 +288,7 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
       throw;
     }
   }
-  st = state::canceling;
+  st.store(state::canceling, std::memory_order_release);
   watch_batch batch;
   try {
     changed_locked(batch);  // out of memory, the watchers wait for the next change
@@ -313,12 +318,13 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
   // The body's what() is user code: taken here, before the mutex. Not for Asio's own
   // system_error (the cancellation itself, the common case of a canceled run): its what() is
   // Boost's, safe under the mutex, and needed only when it is the run's error after all.
-  std::string text;
+  // Boxed here too, as the job keeps it (body_error_text): under the mutex it is only moved.
+  std::unique_ptr<std::string> text;
   boost::system::error_code ignored;
   const bool library_type = e && is_boost_system_error(e, ignored);
   if (e && !library_type) {
     try {
-      text = describe(e);
+      text = std::make_unique<std::string>(describe(e));
     } catch (...) {  // (std::bad_alloc) stats().error stays empty
     }
   }
@@ -347,18 +353,19 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
       case run_error::lease_lost: run_error_ptr = error_ptr(errc::lease_lost); break;
     }
     rs.ended = true;
-    st = final = out.final;
+    final = out.final;
+    st.store(final, std::memory_order_release);
     if (rs.final_out) *rs.final_out = final;
     error = run_error_ptr;
     error_kind = out.error;
     if (out.error == run_error::body) {
       if (library_type) {
         try {
-          text = describe(e);  // Boost's what(): no user code under the mutex
+          text = std::make_unique<std::string>(describe(e));  // Boost's what(): no user code under the mutex
         } catch (...) {
         }
       }
-      body_error_text = std::move(text);
+      if (text && !text->empty()) body_error_text = std::move(text);
     }
     // The error's text for the end record, copied only if a record will be opened (the job's
     // text may change as soon as the mutex is released, by the next run).
@@ -377,7 +384,7 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
     ++finished;
     current.reset();
     // The waiters first: nothing above can fail, so they are always released.
-    woken.swap(waits);
+    if (room) woken.swap(room->waits);
     notify_blocked_locked();
     // Then the watchers, whose snapshots allocate. Out of memory, changed_locked leaves a
     // watcher queued and intact: it is tried once more, then waits for the next change (or the
@@ -390,6 +397,8 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
       } catch (...) {
         // Still no memory for their snapshots: the watchers this end satisfies are released
         // all the same (a splice allocates nothing), completed below with not_enough_memory.
+        // (changed_locked throws only with a watcher queued: the room exists.)
+        auto& watches = room->watches;
         for (auto it = watches.begin(); it != watches.end();) {
           const auto next = std::next(it);
           if (it->after < version) starved.splice(starved.end(), watches, it);
@@ -397,19 +406,20 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
         }
       }
     }
-    if (terminal_log) {
+    if (room && room->terminal_log) {
+      auto& r = *room;
       // Kept so that a watcher re-arming late still sees this run's end (see async_watch). Out
       // of memory, the floor moves past this end: a late watcher then gets the current snapshot.
       try {
         jobs::stats snap;
         fill_locked(snap);
-        if (terminal_log->size() == terminal_log_size) {
-          terminal_floor = terminal_log->front().version;
-          terminal_log->pop_front();
+        if (r.terminal_log->size() == terminal_log_size) {
+          r.terminal_floor = r.terminal_log->front().version;
+          r.terminal_log->pop_front();
         }
-        terminal_log->push_back(std::move(snap));
+        r.terminal_log->push_back(std::move(snap));
       } catch (...) {
-        terminal_floor = version;
+        r.terminal_floor = version;
       }
     }
   }
@@ -443,9 +453,9 @@ void job_impl::abandon(run_state& rs) noexcept {
     std::lock_guard lk(mu);
     if (rs.ended) return;
     rs.ended = true;
-    if (rs.generation == generation && is_pending(st)) {
+    if (rs.generation == generation && is_pending(st_locked())) {
       const run_outcome out = on_end(rs.reason.load(std::memory_order_relaxed), body_end::abandoned);
-      st = out.final;
+      st.store(out.final, std::memory_order_release);
       error = error_ptr(errc::canceled);
       error_kind = run_error::canceled;
       ended = system_clock::now();
@@ -453,8 +463,10 @@ void job_impl::abandon(run_state& rs) noexcept {
       ++finished;
       ++version;
       current.reset();
-      dropped.swap(waits);
-      dropped_watches.swap(watches);
+      if (room) {
+        dropped.swap(room->waits);
+        dropped_watches.swap(room->watches);
+      }
       notify_blocked_locked();
     }
   }

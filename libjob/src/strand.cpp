@@ -6,19 +6,7 @@
 // guards, the awaitable thread, timers) would be a heap allocation.
 #include "job_impl.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
-
 namespace jobs::detail {
-
-namespace {
-
-using io_strand = asio::strand<asio::io_context::executor_type>;
-using pool_strand = asio::strand<asio::thread_pool::executor_type>;
-using any_strand = asio::strand<asio::any_io_executor>;
-
-}  // namespace
 
 asio::any_io_executor make_job_strand(const asio::any_io_executor& ex) {
   if (auto* io = ex.target<asio::io_context::executor_type>()) return io_strand(*io);

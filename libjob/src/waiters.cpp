@@ -45,7 +45,7 @@ void job_impl::wait() {
   };
   if (blocking_guard::active(this)) throw would_deadlock();
   std::unique_lock lk(mu);
-  if (!is_pending(st)) return;
+  if (!is_pending(st_locked())) return;
   // A run is pending. On the job's strand (its body, or a completion handler that the end of the
   // previous run dispatched there, inline) that run could never start or end.
   if (running_in(strand_ex)) {
@@ -64,18 +64,19 @@ void job_impl::async_wait(wait_handler h) {
   auto slot = asio::get_associated_cancellation_slot(h);
   std::unique_lock lk(mu);
   check_attached_locked();
-  if (!is_pending(st)) {
+  if (!is_pending(st_locked())) {
     lk.unlock();
     post_completion(ex, std::move(h), std::move(work), boost::system::error_code{});
     return;
   }
-  const std::uint64_t key = ++next_wait_key;
-  waits.push_back(pending_wait{std::move(h), std::move(work), key});
+  auto& r = room_locked();
+  const std::uint64_t key = ++r.next_wait_key;
+  r.waits.push_back(pending_wait{std::move(h), std::move(work), key});
   if (slot.is_connected()) {
     try {
       slot.template emplace<wait_cancellation>(wait_cancellation{weak_from_this(), key});
     } catch (...) {
-      waits.pop_back();
+      r.waits.pop_back();
       throw;
     }
   }
@@ -83,14 +84,17 @@ void job_impl::async_wait(wait_handler h) {
 
 namespace {
 
-// The pending async wait or watch with `key`, taken out of `from` under `mu` (none if it has
-// completed already). Its handler is then completed outside the mutex.
+// The pending async wait or watch with `key`, taken out of the job's waiting room (its list
+// `from`) under the job's mutex (none if it has completed already). Its handler is then
+// completed outside the mutex.
 template <class Pending>
-std::list<Pending> take_pending(std::mutex& mu, std::list<Pending>& from, std::uint64_t key) {
+std::list<Pending> take_pending(job_impl& j, std::list<Pending> waiting_room::*from, std::uint64_t key) {
   std::list<Pending> taken;
-  std::lock_guard lk(mu);
-  const auto it = std::find_if(from.begin(), from.end(), [key](const Pending& p) { return p.key == key; });
-  if (it != from.end()) taken.splice(taken.end(), from, it);
+  std::lock_guard lk(j.mu);
+  if (!j.room) return taken;
+  auto& list = (*j.room).*from;
+  const auto it = std::find_if(list.begin(), list.end(), [key](const Pending& p) { return p.key == key; });
+  if (it != list.end()) taken.splice(taken.end(), list, it);
   return taken;
 }
 
@@ -99,25 +103,26 @@ std::list<Pending> take_pending(std::mutex& mu, std::list<Pending>& from, std::u
 // Both run from a cancellation slot, inside whoever emitted the signal: never throw into it (out
 // of memory, the wait or watch is destroyed unrun, as Asio drops a handler it cannot queue).
 void job_impl::cancel_wait(std::uint64_t key) noexcept {
-  for (auto& w : take_pending(mu, waits, key))
+  for (auto& w : take_pending(*this, &waiting_room::waits, key))
     post_completion_nothrow(ex, std::move(w.handler), std::move(w.work),
                             boost::system::error_code(asio::error::operation_aborted));
 }
 
 void job_impl::fill_locked(jobs::stats& s) const {
   s.id = id;
-  s.labels = labels;
-  s.state = st;
+  if (labels) s.labels = *labels;
+  s.state = st_locked();
   s.progress = progress;
   s.started_at = started;
   s.execution_time =
-      is_pending(st) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
+      is_pending(s.state) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
   s.version = version;
   s.error = error_text_locked();
 }
 
 const std::string& job_impl::error_text_locked() const noexcept {
-  return error_kind == run_error::body ? body_error_text : library_error_text(error_kind);
+  if (error_kind != run_error::body) return library_error_text(error_kind);
+  return body_error_text ? *body_error_text : library_error_text(run_error::none);
 }
 
 jobs::stats job_impl::snapshot() const {
@@ -129,7 +134,8 @@ jobs::stats job_impl::snapshot() const {
 
 void job_impl::changed_locked(watch_batch& out) {
   ++version;
-  if (watches.empty()) return;  // the common case costs one branch
+  if (!room || room->watches.empty()) return;  // the common case costs two branches
+  auto& watches = room->watches;
   jobs::stats snap;
   fill_locked(snap);
   // Everything that can throw (bad_alloc) comes before a watcher is moved out of `watches`: a
@@ -161,16 +167,17 @@ void job_impl::async_watch(std::uint64_t after, watch_handler h) {
   {
     std::unique_lock lk(mu);
     check_attached_locked();
-    if (!terminal_log) {
-      terminal_log = std::make_unique<std::deque<jobs::stats>>();
-      terminal_floor = version;  // no end after this one is missing from the log
+    auto& r = room_locked();
+    if (!r.terminal_log) {
+      r.terminal_log = std::make_unique<std::deque<jobs::stats>>();
+      r.terminal_floor = version;  // no end after this one is missing from the log
     }
     // An unseen end of a run first, oldest first, so that none is missed; else the latest state.
     // Version 0, or one older than the log's floor (ends may have been dropped since), gets the
     // current snapshot: never an older run's end, which would read as the job's state now.
     const jobs::stats* unseen = nullptr;
-    if (after != 0 && after >= terminal_floor) {
-      for (const auto& t : *terminal_log) {
+    if (after != 0 && after >= r.terminal_floor) {
+      for (const auto& t : *r.terminal_log) {
         if (t.version > after) {
           unseen = &t;
           break;
@@ -182,13 +189,13 @@ void job_impl::async_watch(std::uint64_t after, watch_handler h) {
     } else if (version > after) {
       fill_locked(snap);
     } else {
-      const std::uint64_t key = ++next_wait_key;
-      watches.push_back(pending_watch{std::move(h), std::move(work), after, key});
+      const std::uint64_t key = ++r.next_wait_key;
+      r.watches.push_back(pending_watch{std::move(h), std::move(work), after, key});
       if (slot.is_connected()) {
         try {
           slot.template emplace<watch_cancellation>(watch_cancellation{weak_from_this(), key});
         } catch (...) {
-          watches.pop_back();
+          r.watches.pop_back();
           throw;
         }
       }
@@ -199,7 +206,7 @@ void job_impl::async_watch(std::uint64_t after, watch_handler h) {
 }
 
 void job_impl::cancel_watch(std::uint64_t key) noexcept {
-  for (auto& w : take_pending(mu, watches, key))
+  for (auto& w : take_pending(*this, &waiting_room::watches, key))
     post_completion_nothrow(ex, std::move(w.handler), std::move(w.work),
                             boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
 }

@@ -367,6 +367,21 @@ BOOST_AUTO_TEST_CASE(labels_come_from_the_options) {
   BOOST_TEST(j.run());
   io.run();
   BOOST_TEST((seen == want));
+  BOOST_TEST((j.stats().labels == want));
+}
+
+BOOST_AUTO_TEST_CASE(a_job_without_labels_has_none_everywhere) {
+  asio::io_context io;
+  jobs::labels seen{{"not", "yet"}};
+  jobs::job j(io, "nl", [&](jobs::context& ctx) -> asio::awaitable<void> {
+    seen = ctx.labels();
+    co_return;
+  });
+  BOOST_TEST(j.run());
+  io.run();
+  BOOST_TEST(seen.empty());
+  BOOST_TEST(j.labels().empty());
+  BOOST_TEST(j.stats().labels.empty());
 }
 
 BOOST_AUTO_TEST_CASE(copies_refer_to_the_same_job) {
