@@ -23,27 +23,31 @@ nanoseconds executor_state::next_delay(unsigned failed) {
 void executor_state::release(const start_op* op) {
   {
     std::lock_guard lk(mu);
-    if (active != op) return;
-    active = nullptr;
-    active_id = 0;
-    current.reset();
-    in_progress = false;
-    // The async_stop waiters move on to the job's async_wait before the mutex is released:
-    // no later start can be admitted in between, so they wait for the run pending now (one the
-    // stop cancelled), never for a later start's run that no stop has cancelled. Executor
-    // mutex → job mutex is the lock order; async_wait only queues or posts.
-    std::vector<stop_wait> waiters;
-    waiters.swap(stop_waiters);  // none is left behind moved-from, whatever throws below
-    for (auto& w : waiters) {
-      try {
-        initiate_wait(impl, wait_handler(std::move(w)));
-      } catch (...) {
-        // (std::bad_alloc) This waiter is destroyed unrun, as a handler Asio cannot queue is;
-        // the others, and the start's own completion, still go on.
-      }
-    }
+    release_locked(op);
   }
   cv.notify_all();
+}
+
+void executor_state::release_locked(const start_op* op) {
+  if (active != op) return;
+  active = nullptr;
+  active_id = 0;
+  current.reset();
+  in_progress = false;
+  // The async_stop waiters move on to the job's async_wait before the mutex is released:
+  // no later start can be admitted in between, so they wait for the run pending now (one the
+  // stop cancelled), never for a later start's run that no stop has cancelled. Executor
+  // mutex → job mutex is the lock order; async_wait only queues or posts.
+  std::vector<stop_wait> waiters;
+  waiters.swap(stop_waiters);  // none is left behind moved-from, whatever throws below
+  for (auto& w : waiters) {
+    try {
+      initiate_wait(impl, wait_handler(std::move(w)));
+    } catch (...) {
+      // (std::bad_alloc) This waiter is destroyed unrun, as a handler Asio cannot queue is;
+      // the others, and the start's own completion, still go on.
+    }
+  }
 }
 
 // A start that never completed: its op was destroyed with the execution context. Releases

@@ -80,6 +80,9 @@ class executor_state {
   // The start is over (its caller may start again): wakes stop(true) and hands the async_stop
   // waiters on to the job's async_wait (which completes when no run is pending).
   void release(const start_op* op);
+  // release() without its lock and its notification: under mu, followed by cv.notify_all()
+  // once mu is released (a start's end with no on_complete does it in the lock it takes anyway).
+  void release_locked(const start_op* op);
 
   // A start that never completed: its op was destroyed with the execution context. Releases
   // stop(true); async_stop waiters are dropped with the context, as Asio drops handlers.

@@ -268,7 +268,9 @@ class start_op : public std::enable_shared_from_this<start_op> {
     {
       std::lock_guard lk(mu_);
       took = steady_clock::now() - attempt_started_;
-      phase_ = phase::idle;
+      // A run that succeeded ends the start whatever else happens (a stop arriving now would
+      // find nothing to cancel): done at once, so that finish() need not take mu_ again.
+      phase_ = (!e && !refused_) ? phase::done : phase::idle;
       stopped = stopped_locked();
       refused = refused_;
       timed_out = timed_out_;
@@ -277,8 +279,8 @@ class start_op : public std::enable_shared_from_this<start_op> {
     if (refused) return complete(std::move(e));  // the job refused the first run: a refused start
 
     if (!e) {
-      record({attempt_outcome::succeeded, nullptr, took}, false);
-      return finish(nullptr, start_end::succeeded);
+      attempt_entry a{attempt_outcome::succeeded, nullptr, took};
+      return finish(nullptr, start_end::succeeded, &a);
     }
     if (stopped) {
       if (run_final_ == state::failed) {
@@ -338,6 +340,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
 
   void record(attempt_entry a, bool failed) {
     std::lock_guard lk(exec_->mu);
+    record_locked(std::move(a), failed);
+  }
+
+  // Under the executor's mutex.
+  void record_locked(attempt_entry a, bool failed) {
     if (failed) ++exec_->retries;
     // Bounded: with_retry(INT_MAX, 0) must not grow the history until the start is stopped.
     if (exec_->attempts.size() == executor_stats::kept_attempts)
@@ -345,13 +352,18 @@ class start_op : public std::enable_shared_from_this<start_op> {
     exec_->attempts.push_back(std::move(a));
   }
 
-  void finish(std::exception_ptr e, start_end how) {
-    {
+  // The start's end. `last`: the attempt that ended it, if not recorded yet (a success), recorded
+  // in the same critical section as the counters; without on_complete, the start is released
+  // there too (one lock of the executor's mutex for the whole end of a start).
+  void finish(std::exception_ptr e, start_end how, attempt_entry* last = nullptr) {
+    if (!last) {  // (on_run_done marked the success it passes here done already)
       std::lock_guard lk(mu_);
       phase_ = phase::done;
     }
+    const bool hook = static_cast<bool>(cfg().on_complete);
     {
       std::lock_guard lk(exec_->mu);
+      if (last) record_locked(std::move(*last), false);
       switch (how) {
         case start_end::succeeded:
           ++exec_->successes;
@@ -363,8 +375,13 @@ class start_op : public std::enable_shared_from_this<start_op> {
       // The window opens when the start ends, whatever its outcome.
       if (cfg().cooldown > nanoseconds::zero())
         exec_->cooldown_until = saturated_add(steady_clock::now(), cfg().cooldown);
+      if (!hook) exec_->release_locked(this);
     }
-    if (cfg().on_complete) {
+    if (!hook) {
+      exec_->cv.notify_all();
+      return complete(std::move(e));
+    }
+    {
       // on_complete sees the outcome and runs before the caller's handler. The guard makes
       // job.wait() and stop(true) throw std::logic_error here instead of deadlocking.
       blocking_guard guard(exec_->impl.get());
