@@ -8,6 +8,8 @@
 //    a 2-thread asio::thread_pool: jobs (job + async_run with a completion handler; the handle
 //    is dropped at once, the run keeps its job alive) against the same number of bare
 //    co_spawned coroutines (each on its own strand, with a completion handler, same body).
+//    On one thread also bare coroutines each bound to a cancellation_signal (as a job can be
+//    cancelled, so can they: BM_live's bare side).
 //    On the pool both threads are held until every launch is queued, so that all N are
 //    pending at once there too. Each variant runs in a fresh child process (this program re-executed with
 //    --child), so that its peak RSS (VmHWM) is its own. Reported: wall time from the first launch to the last
@@ -27,6 +29,8 @@
 #include <jobs/executor.hpp>
 #include <jobs/job.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -51,6 +55,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -111,8 +116,10 @@ double cpu_seconds() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
+// signals: null, or one cancellation_signal per bare coroutine, bound to its completion.
 template <class Executor>
-void launch(Executor ex, bool job, std::size_t n, std::atomic<std::size_t>& done) {
+void launch(Executor ex, bool job, std::size_t n, std::atomic<std::size_t>& done,
+            asio::cancellation_signal* signals = nullptr) {
   if (job) {
     const jobs::body fn = job_body;
     for (std::size_t i = 0; i < n; ++i) {
@@ -123,18 +130,26 @@ void launch(Executor ex, bool job, std::size_t n, std::atomic<std::size_t>& done
       });
     }
   } else {
-    for (std::size_t i = 0; i < n; ++i)
-      asio::co_spawn(asio::make_strand(ex), bare_body(), [&done](std::exception_ptr e) {
-        if (e) die("a coroutine failed");
-        done.fetch_add(1, std::memory_order_relaxed);
-      });
+    auto completion = [&done](std::exception_ptr e) {
+      if (e) die("a coroutine failed");
+      done.fetch_add(1, std::memory_order_relaxed);
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      if (signals)
+        asio::co_spawn(asio::make_strand(ex), bare_body(),
+                       asio::bind_cancellation_slot(signals[i].slot(), completion));
+      else
+        asio::co_spawn(asio::make_strand(ex), bare_body(), completion);
+    }
   }
 }
 
-// One variant, in this (child) process: "job1", "job2", "bare1", "bare2".
+// One variant, in this (child) process: "job1", "job2", "bare1", "bare1c" (with signals),
+// "bare2".
 result run_variant(std::string_view variant, std::size_t n) {
   const bool job = variant.starts_with("job");
   const bool pool = variant.ends_with("2");
+  const bool signals = variant == "bare1c";
   std::atomic<std::size_t> done{0};
   result r;
   if (pool) {
@@ -165,7 +180,9 @@ result run_variant(std::string_view variant, std::size_t n) {
     const std::size_t before = rss();
     const double c0 = cpu_seconds();
     const auto t0 = clk::now();
-    launch(io.get_executor(), job, n, done);
+    // Made after `before`: the signals are part of what the bare side needs to be cancellable.
+    std::unique_ptr<asio::cancellation_signal[]> sigs(signals ? new asio::cancellation_signal[n] : nullptr);
+    launch(io.get_executor(), job, n, done, sigs.get());
     io.run();
     r.wall_s = std::chrono::duration<double>(clk::now() - t0).count();
     r.cpu_s = cpu_seconds() - c0;
@@ -281,7 +298,8 @@ int main(int argc, char** argv) {
   row rows[] = {{"bare co_spawn, 1 thread", "bare1", {}},
                 {"jobs::job, 1 thread", "job1", {}},
                 {"bare co_spawn, 2 threads", "bare2", {}},
-                {"jobs::job, 2 threads", "job2", {}}};
+                {"jobs::job, 2 threads", "job2", {}},
+                {"bare + signal, 1 thread", "bare1c", {}}};
   for (auto& rw : rows) {
     for (std::size_t k = 0; k < reps; ++k) {
       const result r = run_child(exe, rw.variant, n);
@@ -303,6 +321,14 @@ int main(int argc, char** argv) {
     std::printf("  job/bare, %s: wall %.2fx (goal <= 1.5x: %s; CPU %.2fx), memory %.2fx (goal <= 1.3x: %s)\n",
                 k == 0 ? "1 thread " : "2 threads", wr, wr <= 1.5 ? "met" : "not met", cr, mr,
                 mr <= 1.3 ? "met" : "not met");
+  }
+  {
+    // The same on one thread against bare coroutines that can be cancelled too.
+    const auto& bare = rows[4].r;
+    const auto& job = rows[1].r;
+    std::printf("  job/(bare + signal), 1 thread: wall %.2fx (CPU %.2fx), memory %.2fx\n",
+                job.wall_s / bare.wall_s, job.cpu_s / bare.cpu_s,
+                static_cast<double>(job.peak_delta) / static_cast<double>(bare.peak_delta));
   }
   std::fflush(stdout);
   return sequential_starts(s);
