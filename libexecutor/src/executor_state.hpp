@@ -69,6 +69,10 @@ class executor_state {
   steady_clock::time_point cooldown_until{};
   unsigned retries = 0;
   std::vector<attempt_entry> attempts;
+  // Always empty: the buffer the next start's attempts are recorded in (admission moves it into
+  // `attempts`; a start's end hands back the buffer of the attempts it replaced, emptied outside
+  // the mutex), so that a start allocates no history of its own.
+  std::vector<attempt_entry> spare_attempts;
   std::uint64_t starts = 0, successes = 0, failures = 0, cancellations = 0;
   std::vector<stop_wait> stop_waiters;
   std::mt19937_64 rng;      // jitter

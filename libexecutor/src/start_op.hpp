@@ -361,8 +361,12 @@ class start_op : public std::enable_shared_from_this<start_op> {
       phase_ = phase::done;
     }
     const bool hook = static_cast<bool>(cfg().on_complete);
+    // The attempts this start replaced are no longer needed (only a refused start puts them
+    // back): destroyed here, outside the mutex, and their buffer kept for the next start.
+    saved_attempts.clear();
     {
       std::lock_guard lk(exec_->mu);
+      if (exec_->spare_attempts.capacity() == 0) exec_->spare_attempts.swap(saved_attempts);
       if (last) record_locked(std::move(*last), false);
       switch (how) {
         case start_end::succeeded:

@@ -388,6 +388,20 @@ BOOST_AUTO_TEST_CASE(retries_restart_with_each_admitted_start) {
   BOOST_TEST(exec.stats().starts == 2u);
   BOOST_TEST(exec.stats().successes == 1u);
   BOOST_TEST(exec.stats().failures == 1u);
+  // Each later start's history is its own (the history's buffers are reused from start to start).
+  for (unsigned k = 3; k <= 5; ++k) {
+    io.restart();
+    outcome c;
+    exec.async_start(c.handler());
+    run_all(io);
+    BOOST_TEST(!c.error);
+    const auto st = exec.stats();
+    BOOST_TEST(st.starts == k);
+    BOOST_TEST_REQUIRE(st.attempts.size() == 1u);
+    BOOST_TEST(st.attempts[0].outcome == jobs::attempt_outcome::succeeded);
+    BOOST_TEST(st.attempts[0].error.empty());
+    BOOST_TEST(!st.attempts[0].exception);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(params_reach_every_attempt) {
