@@ -19,6 +19,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <tuple>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -284,6 +285,27 @@ BOOST_AUTO_TEST_CASE(a_wrong_connection_string_refuses_the_start_with_the_reason
   BOOST_TEST(e.stats().starts == 0u);
 }
 
+// A job that counts its runs and keeps the fencing token its last run saw, started through an
+// executor coordinated on the lease `name` (5 s leases): the cancellation tests' setup.
+struct counted_coordinated_job {
+  counted_coordinated_job(asio::io_context& io, std::string lease_name)
+      : name(std::move(lease_name)),
+        j(io, "acquiring",
+          [this](jobs::context& ctx) -> asio::awaitable<void> {
+            ++runs;
+            token = ctx.fencing_token();
+            co_return;
+          }),
+        e(j, jobs::with_coordinator(replica(io), name, {.lease = 5s})) {}
+  auto parts() { return std::tie(name, runs, token, e); }
+
+  std::string name;
+  int runs = 0;
+  std::optional<std::uint64_t> token;
+  jobs::job j;
+  jobs::executor e;
+};
+
 // The caller cancels a start while its acquisition waits on the server: a second session holds
 // the lease row's lock (SELECT ... FOR UPDATE in an open transaction), so the acquire statement
 // is blocked on the server when the cancellation arrives. The start ends with errc::canceled,
@@ -291,15 +313,8 @@ BOOST_AUTO_TEST_CASE(a_wrong_connection_string_refuses_the_start_with_the_reason
 // lock), the row is as it was, and the next start acquires it.
 void cancel_while_the_acquire_waits_on_the_row_lock(asio::cancellation_type type) {
   asio::io_context io;
-  const std::string name = unique("cancel-acquire");
-  int runs = 0;
-  std::optional<std::uint64_t> token;
-  jobs::job j(io, "acquiring", [&](jobs::context& ctx) -> asio::awaitable<void> {
-    ++runs;
-    token = ctx.fencing_token();
-    co_return;
-  });
-  jobs::executor e(j, jobs::with_coordinator(replica(io), name, {.lease = 5s}));
+  counted_coordinated_job c(io, unique("cancel-acquire"));
+  auto [name, runs, token, e] = c.parts();
   // A first start makes the row (and the table), and releases it.
   BOOST_TEST_REQUIRE(!start_and_wait(io, e));
   BOOST_TEST_REQUIRE(token.has_value());
@@ -372,15 +387,8 @@ BOOST_AUTO_TEST_CASE(a_partial_cancellation_of_the_acquire_is_honoured_too) {
 // start ends with errc::canceled once the lease is free again.
 BOOST_AUTO_TEST_CASE(a_start_cancelled_at_once_gives_a_grant_back_and_never_runs_the_body) {
   asio::io_context io;
-  const std::string name = unique("cancel-at-once");
-  int runs = 0;
-  std::optional<std::uint64_t> token;
-  jobs::job j(io, "acquiring", [&](jobs::context& ctx) -> asio::awaitable<void> {
-    ++runs;
-    token = ctx.fencing_token();
-    co_return;
-  });
-  jobs::executor e(j, jobs::with_coordinator(replica(io), name, {.lease = 5s}));
+  counted_coordinated_job c(io, unique("cancel-at-once"));
+  auto [name, runs, token, e] = c.parts();
   asio::cancellation_signal cancel;
   std::optional<std::exception_ptr> done;
   e.async_start(asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr x) { done = x; }));
