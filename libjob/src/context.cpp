@@ -53,10 +53,7 @@ boost::system::error_code context::cancel_reason() const noexcept {
   return {};
 }
 jobs::logger& context::logger() noexcept { return run_->job->context_logger(); }
-const jobs::labels& context::labels() const noexcept {
-  const auto& l = run_->job->labels;
-  return l ? *l : detail::no_labels();
-}
+const jobs::labels& context::labels() const noexcept { return run_->job->label_set(); }
 
 void context::set_progress(double p) {
   if (std::isnan(p)) return;

@@ -135,10 +135,7 @@ const std::string& job::id() const noexcept {
   static const std::string none;  // a moved-from handle's
   return impl_ ? impl_->id : none;
 }
-jobs::labels job::labels() const {
-  const auto& l = detail::checked(impl_).labels;
-  return l ? *l : jobs::labels{};
-}
+jobs::labels job::labels() const { return detail::checked(impl_).label_set(); }
 std::any job::result() const {
   auto& j = detail::checked(impl_);
   std::shared_ptr<std::any> box;

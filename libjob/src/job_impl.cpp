@@ -122,10 +122,7 @@ void job_impl::detach(std::list<pending_wait>& waits_out, std::list<pending_watc
   asio::any_io_executor released_ex;
   {
     std::lock_guard lk(mu);
-    if (room) {
-      waits_out.splice(waits_out.end(), room->waits);
-      watches_out.splice(watches_out.end(), room->watches);
-    }
+    take_waiters_locked(waits_out, watches_out);
     std::swap(released_ex, strand_ex);
     registry_ = nullptr;
   }

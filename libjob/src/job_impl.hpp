@@ -84,7 +84,7 @@ struct waiting_room {
   std::uint64_t next_wait_key = 0;
 };
 
-/// The labels of a job made without any (context::labels()).
+/// The labels of a job made without any.
 const jobs::labels& no_labels() noexcept;
 
 /// The strand a job runs on (strand.cpp), and whether this thread runs it.
@@ -193,6 +193,16 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
     // itself), and the room lives as long as the job: a non-zero count under the same mutex
     // means it exists.
     if (blocked) room->cv.notify_all();
+  }
+  /// The job's labels (no_labels() when it has none).
+  const jobs::labels& label_set() const noexcept { return labels ? *labels : no_labels(); }
+  /// Under mu: hands over the async waiters and watchers, if any (a run that will never end, a
+  /// context that shuts down).
+  void take_waiters_locked(std::list<pending_wait>& waits_out,
+                           std::list<pending_watch>& watches_out) noexcept {
+    if (!room) return;
+    waits_out.splice(waits_out.end(), room->waits);
+    watches_out.splice(watches_out.end(), room->watches);
   }
   jobs::logger& context_logger() noexcept;
   jobs::stats snapshot() const;

@@ -463,10 +463,7 @@ void job_impl::abandon(run_state& rs) noexcept {
       ++finished;
       ++version;
       current.reset();
-      if (room) {
-        dropped.swap(room->waits);
-        dropped_watches.swap(room->watches);
-      }
+      take_waiters_locked(dropped, dropped_watches);
       notify_blocked_locked();
     }
   }

@@ -110,7 +110,7 @@ void job_impl::cancel_wait(std::uint64_t key) noexcept {
 
 void job_impl::fill_locked(jobs::stats& s) const {
   s.id = id;
-  if (labels) s.labels = *labels;
+  s.labels = label_set();
   s.state = st_locked();
   s.progress = progress;
   s.started_at = started;
