@@ -53,8 +53,7 @@ executor_stats executor::stats() const {
   {
     std::lock_guard lk(s.mu);
     out.retries = s.retries;
-    const auto now = std::chrono::steady_clock::now();
-    if (now < s.cooldown_until) out.cooldown = s.cooldown_until - now;
+    out.cooldown = s.cooldown_left_locked();
     attempts = s.attempts;
     out.starts = s.starts;
     out.successes = s.successes;

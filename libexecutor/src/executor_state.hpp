@@ -78,6 +78,15 @@ class executor_state {
   std::mt19937_64 rng;      // jitter
   deadline_timer deadline;  // the attempts' timeout (with_timeout)
 
+  // Under mu: how long the cooldown window has still to run (zero if none is open). The clock
+  // is read only while a window has been opened: a read is ~25-45 ns on a VM's vDSO, a
+  // sizeable part of a start.
+  nanoseconds cooldown_left_locked() const {
+    if (cooldown_until == steady_clock::time_point{}) return nanoseconds::zero();
+    const auto now = steady_clock::now();
+    return now < cooldown_until ? nanoseconds(cooldown_until - now) : nanoseconds::zero();
+  }
+
   // The delay before the attempt after `failed` failed attempts (draws the jitter).
   nanoseconds next_delay(unsigned failed);
 

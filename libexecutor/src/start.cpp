@@ -42,22 +42,13 @@ void admit_start(const std::shared_ptr<executor_state>& s, std::any params, star
   std::shared_ptr<start_op> op;
   {
     std::lock_guard lk(s->mu);
-    // The clock is read only while a cooldown window has been opened (a read is ~25-45 ns on a
-    // VM's vDSO, a sizeable part of a start).
-    const auto in_cooldown = [&] {
-      if (s->cooldown_until == steady_clock::time_point{}) return false;
-      const auto now = steady_clock::now();
-      if (now >= s->cooldown_until) return false;
-      cooldown_left = s->cooldown_until - now;
-      return true;
-    };
     if (s->closed) {
       refusal = error_ptr(errc::shutting_down);
     } else if (s->in_progress || s->job.is_executing()) {
       refusal = error_ptr(errc::still_pending);
     } else if (s->cfg.once && s->succeeded_once) {
       refusal = once_error();
-    } else if (in_cooldown()) {
+    } else if ((cooldown_left = s->cooldown_left_locked()) > nanoseconds::zero()) {
       // refused below with errc::cooldown and the time left
     } else {
       op = std::make_shared<start_op>(s, std::move(params), std::move(h), std::move(work), std::move(own));
