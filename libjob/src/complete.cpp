@@ -23,7 +23,7 @@ void job_impl::complete(run_end& end) {
         return;  // (the handler was consumed by its call)
       }
     }
-    post_completion_nothrow(ex, std::move(h), std::move(work), std::move(args)...);
+    post_completion_nothrow(ex.get(), std::move(h), std::move(work), std::move(args)...);
   };
   for (auto& w : end.woken) one(w.handler, w.work, boost::system::error_code{});
   for (auto& r : end.batch)

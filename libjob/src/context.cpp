@@ -39,7 +39,13 @@ jobs::logger& job_impl::context_logger() noexcept {
 context::context(std::shared_ptr<detail::run_state> run) noexcept : run_(std::move(run)) {}
 
 const std::string& context::id() const noexcept { return run_->job->id; }
-asio::any_io_executor context::get_executor() const noexcept { return run_->strand_ex; }
+asio::any_io_executor context::get_executor() const noexcept {
+  // The job's strand (a run keeps no copy of its own): empty once the execution context has shut
+  // down, when the run can no longer use it.
+  auto& j = *run_->job;
+  std::lock_guard lk(j.mu);
+  return j.strand_ex;
+}
 bool context::is_canceled() const noexcept {
   return run_->reason.load(std::memory_order_relaxed) != detail::cancel_reason::none;
 }

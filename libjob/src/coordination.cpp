@@ -4,13 +4,17 @@
 
 namespace jobs {
 
-std::optional<std::uint64_t> context::fencing_token() const noexcept { return run_->fencing; }
+std::optional<std::uint64_t> context::fencing_token() const noexcept {
+  if (!run_->has_fencing) return std::nullopt;
+  return run_->fencing;
+}
 
 namespace detail {
 
 void set_fencing_token(job_impl& j, std::optional<std::uint64_t> token) noexcept {
   std::lock_guard lk(j.mu);
-  j.fencing = token;
+  j.has_fencing = token.has_value();
+  j.fencing = token.value_or(0);
 }
 
 bool cancel_current(job_impl& j, cancel_reason why) { return j.cancel_current(why); }

@@ -25,17 +25,17 @@ job_impl& checked(const std::shared_ptr<job_impl>& j) {
 }  // namespace
 
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h) {
-  checked(j).start(std::move(params), std::move(h), nullptr);
+  checked(j).start(j, std::move(params), std::move(h), nullptr);
 }
 
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket,
                   state* final_out) {
-  checked(j).start(std::move(params), std::move(h), ticket, final_out);
+  checked(j).start(j, std::move(params), std::move(h), ticket, final_out);
 }
 
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_continuation then,
                   run_ticket* ticket, state* final_out) {
-  checked(j).start(std::move(params), run_handler{}, ticket, final_out, std::move(then));
+  checked(j).start(j, std::move(params), run_handler{}, ticket, final_out, std::move(then));
 }
 
 jobs::logger* user_logger_of(const job_impl& j) noexcept { return j.lifecycle_logger(); }
@@ -61,11 +61,11 @@ void wait_for_run(job_impl& m, std::uint64_t generation) {
 }
 
 void initiate_wait(const std::shared_ptr<job_impl>& j, wait_handler h) {
-  checked(j).async_wait(std::move(h));
+  checked(j).async_wait(j, std::move(h));
 }
 
 void initiate_watch(const std::shared_ptr<job_impl>& j, std::uint64_t last_version, watch_handler h) {
-  checked(j).async_watch(last_version, std::move(h));
+  checked(j).async_watch(j, last_version, std::move(h));
 }
 
 bool cancel_run(const run_ticket& t, cancel_reason why) {
@@ -116,11 +116,13 @@ body wrap(std::function<asio::awaitable<void>()> fn) {
 }
 
 // Every member but the two noexcept ones throws std::logic_error on a moved-from handle.
-bool job::run(std::any params) { return detail::checked(impl_).start(std::move(params), nullptr, nullptr); }
+bool job::run(std::any params) {
+  return detail::checked(impl_).start(impl_, std::move(params), nullptr, nullptr);
+}
 void job::wait() { detail::checked(impl_).wait(); }
 bool job::cancel() { return detail::checked(impl_).cancel_current(detail::cancel_reason::canceled); }
 asio::any_io_executor job::get_executor() const noexcept {
-  return impl_ ? impl_->ex : asio::any_io_executor();
+  return impl_ ? impl_->ex.get() : asio::any_io_executor();
 }
 
 jobs::state job::state() const {
@@ -164,13 +166,12 @@ std::chrono::system_clock::time_point job::started_at() const {
 std::chrono::system_clock::time_point job::ended_at() const {
   auto& j = detail::checked(impl_);
   std::lock_guard lk(j.mu);
-  return j.ended;
+  return j.ended_locked();
 }
 std::chrono::nanoseconds job::execution_time() const {
   auto& j = detail::checked(impl_);
   std::lock_guard lk(j.mu);
-  if (is_pending(j.st_locked())) return std::chrono::steady_clock::now() - j.started_steady;
-  return j.last_execution;
+  return j.execution_time_locked();
 }
 jobs::stats job::stats() const { return detail::checked(impl_).snapshot(); }
 

@@ -31,11 +31,11 @@ class job_service final : public asio::execution_context::service {
     j->registry_next_ = head_;
     if (head_) head_->registry_prev_ = j;
     head_ = j;
-    j->registered_ = true;
   }
   void remove(job_impl* j) noexcept {
     std::lock_guard lk(mu_);
-    if (j->registered_) {
+    // Linked unless the context's shutdown unlinked it (then head_, null, is not j either).
+    if (j->registry_prev_ || head_ == j) {
       if (j->registry_prev_)
         j->registry_prev_->registry_next_ = j->registry_next_;
       else
@@ -43,7 +43,6 @@ class job_service final : public asio::execution_context::service {
       if (j->registry_next_) j->registry_next_->registry_prev_ = j->registry_prev_;
       j->registry_prev_ = j->registry_next_ = nullptr;
     }
-    j->registered_ = false;
   }
 
  private:
@@ -60,7 +59,6 @@ class job_service final : public asio::execution_context::service {
         // thread may drop the job's last handle and ~job_impl (which then skips remove()) frees
         // it, so nothing of j is touched after detach() returns.
         job_impl* next = j->registry_next_;
-        j->registered_ = false;
         j->registry_prev_ = j->registry_next_ = nullptr;
         j->detach(waits, watches);
         j = next;
@@ -77,15 +75,15 @@ class job_service final : public asio::execution_context::service {
 asio::execution_context::id job_service::id;
 
 job_impl::job_impl(asio::any_io_executor e, std::string i, body f, job_config config)
-    : ex(std::move(e)),
-      strand_ex(make_job_strand(ex)),
+    : ex(e),
+      strand_ex(make_job_strand(e)),
       id(i.empty() ? boost::uuids::to_string(boost::uuids::random_generator()()) : std::move(i)),
       labels(config.labels.empty() ? nullptr
                                    : std::make_unique<const jobs::labels>(std::move(config.labels))),
       fn(std::move(f)),
       created(system_clock::now()),
       user_logger(config.logger ? std::make_unique<jobs::logger>(std::move(*config.logger)) : nullptr),
-      registry_(&asio::use_service<job_service>(asio::query(ex, asio::execution::context))) {
+      registry_(&asio::use_service<job_service>(asio::query(e, asio::execution::context))) {
   // Made now, where a failure can throw: the noexcept paths use them.
   (void)fallback_logger();
   (void)library_error_text(run_error::none);
@@ -110,7 +108,7 @@ job_impl::~job_impl() {
   if (!r) return;
   for (auto& w : orphaned) {
     try {
-      post_completion(ex, std::move(w.handler), std::move(w.work),
+      post_completion(ex.get(), std::move(w.handler), std::move(w.work),
                       boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
     } catch (...) {
       // (bad_alloc from the post: the handler is destroyed, as at shutdown)

@@ -1,6 +1,7 @@
 // The job's shared state and one run's state. Private to libjob.
 #pragma once
 
+#include <jobs/detail/completion.hpp>
 #include <jobs/detail/job_access.hpp>
 #include <jobs/detail/lifecycle.hpp>
 #include <jobs/job.hpp>
@@ -18,6 +19,7 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <vector>
 
@@ -87,6 +89,32 @@ struct waiting_room {
 /// The labels of a job made without any.
 const jobs::labels& no_labels() noexcept;
 
+/// The executor a job was made with (strand.cpp). An any_io_executor is 56 bytes, and a job keeps
+/// its own for as long as it lives: here it is the concrete executor where it is an io_context's
+/// or a thread_pool's (most are: 8 and 16 bytes), and a boxed any_io_executor otherwise.
+class job_executor {
+ public:
+  explicit job_executor(const asio::any_io_executor& ex);
+  ~job_executor();
+  job_executor(const job_executor&) = delete;
+  job_executor& operator=(const job_executor&) = delete;
+  /// The executor, type-erased again: for the concrete kinds it fits in any_io_executor's small
+  /// buffer (no allocation); a boxed one is copied, which shares its target.
+  asio::any_io_executor get() const noexcept;
+  /// The default executor of a completion handler: completion_executor(get()), made from the
+  /// concrete executor directly.
+  asio::any_completion_executor completion() const;
+
+ private:
+  enum class kind : unsigned char { io, pool, other };
+  union {
+    asio::io_context::executor_type io_;
+    asio::thread_pool::executor_type pool_;
+    asio::any_io_executor* other_;
+  };
+  kind kind_;
+};
+
 /// The strand a job runs on (strand.cpp), and whether this thread runs it.
 asio::any_io_executor make_job_strand(const asio::any_io_executor& ex);
 bool running_in(const asio::any_io_executor& strand) noexcept;
@@ -114,40 +142,101 @@ void post_to_strand(const asio::any_io_executor& strand, F&& f) {
 /// The context's logger when making the job's own failed (log.cpp).
 jobs::logger& fallback_logger();
 
+/// Whom a run's end completes: the async_run caller (its handler, and its executor with the work
+/// counted), or the executor's continuation, or no one (run()). Never both: the executor's work
+/// and the continuation share storage, as a run_state lives as long as its run (80 bytes, where
+/// the three side by side were 96).
+class run_caller {
+ public:
+  run_caller() noexcept {}  // (no member of the union is active)
+  ~run_caller() { reset(); }
+  run_caller(const run_caller&) = delete;
+  run_caller& operator=(const run_caller&) = delete;
+
+  /// Takes `h` (swapped out: Boost 1.81's any_completion_handler move assignment recurses
+  /// without end when given an lvalue through its converting constructor).
+  void set_handler(run_handler& h, asio::any_completion_executor work) noexcept {
+    reset();
+    new (&work_) asio::any_completion_executor(std::move(work));
+    handler_.swap(h);
+    kind_ = kind::handler;
+  }
+  void set_then(run_continuation then) noexcept {
+    reset();
+    new (&then_) run_continuation(std::move(then));
+    kind_ = kind::then;
+  }
+  bool has_handler() const noexcept { return kind_ == kind::handler; }
+  bool has_then() const noexcept { return kind_ == kind::then; }
+  /// The handler and its executor (has_handler()); the caller is left with no one.
+  void take_handler(run_handler& h, asio::any_completion_executor& work) noexcept {
+    h.swap(handler_);
+    work = std::move(work_);
+    reset();
+  }
+  run_continuation take_then() noexcept {
+    run_continuation t = std::move(then_);
+    reset();
+    return t;
+  }
+  /// Drops whoever it is, unrun.
+  void reset() noexcept {
+    switch (kind_) {
+      case kind::none: return;
+      case kind::handler:
+        handler_ = nullptr;
+        work_.~any_completion_executor();
+        break;
+      case kind::then: then_.~run_continuation(); break;
+    }
+    kind_ = kind::none;
+  }
+
+ private:
+  run_handler handler_;
+  union {
+    asio::any_completion_executor work_;  // kind::handler
+    run_continuation then_;               // kind::then
+  };
+  enum class kind : unsigned char { none, handler, then } kind_ = kind::none;
+};
+
 /// One run. Owned by the run's coroutine (its completion handler and its context) and by the
 /// contexts a body copies; the job refers to its current run only weakly, so that a run whose
 /// frame is destroyed at shutdown frees everything.
+///
+/// A run_state is live as long as its run, so its size is paid per live job (10^6 blocked runs
+/// are 10^6 of them): it holds no copy of the strand (the job has one, and the run's coroutine
+/// another), and its flags share one word.
 struct run_state {
   std::shared_ptr<job_impl> job;
-  std::any params;                       // immutable while the run exists
-  std::uint64_t generation = 0;          // which run of the job this is (1, 2, ...)
-  std::optional<std::uint64_t> fencing;  // the lease's epoch (with_coordinator)
-  // The flags side by side (one word, not one padded word each: a run_state is live as long as
-  // its run, so its size is per live job).
+  std::any params;               // immutable while the run exists
+  std::uint64_t generation = 0;  // which run of the job this is (1, 2, ...)
+  std::uint64_t fencing = 0;     // the lease's epoch (with_coordinator), if has_fencing
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
   std::atomic<bool> posted{false};                         // the launch is queued on the strand
-  bool launched = false;            // strand only: the body's coroutine has started (its slot is connected)
-  bool ended = false;               // guarded by job->mu
-  bool ended_on_strand = false;     // strand only: no more emits into `signal`
-  asio::any_io_executor strand_ex;  // the job's strand, for this run
-  state* final_out = nullptr;       // where finish() writes the run's final state (the executor's)
+  bool launched = false;         // strand only: the body's coroutine has started (its slot is connected)
+  bool ended = false;            // guarded by job->mu
+  bool ended_on_strand = false;  // strand only: no more emits into `signal`
+  bool has_fencing = false;      // immutable while the run exists
+  state* final_out = nullptr;    // where finish() writes the run's final state (the executor's)
   // The body's cancellation signal: the parent slot of the run's coroutine. Not thread-safe:
   // touched only on the job's strand (launch() connects it, cancel emits it there).
   asio::cancellation_signal signal;
-  run_handler handler;  // the async_run caller, if any
-  asio::any_completion_executor handler_work;
-  run_continuation then;  // or the executor's continuation
+  run_caller caller;  // the async_run caller or the executor's continuation, if any
 };
 
-class job_impl : public std::enable_shared_from_this<job_impl> {
+class job_impl {
  public:
   job_impl(asio::any_io_executor ex, std::string id, body fn, job_config config);
   ~job_impl();
   job_impl(const job_impl&) = delete;
   job_impl& operator=(const job_impl&) = delete;
 
-  bool start(std::any params, run_handler h, run_ticket* ticket, state* final_out = nullptr,
-             run_continuation then = {});
+  /// `self` is the job's own shared_ptr, which the run keeps (a job_impl does not derive from
+  /// enable_shared_from_this: its weak_ptr would be 16 bytes in every job).
+  bool start(const std::shared_ptr<job_impl>& self, std::any params, run_handler h, run_ticket* ticket,
+             state* final_out = nullptr, run_continuation then = {});
   void launch(const std::shared_ptr<run_state>& rs);
   /// Posts a run's continuation to the job's executor with `e` (a refused run, or a run
   /// whose end could not call it inline); returns false.
@@ -163,9 +252,9 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   void complete(run_end& end);
   void abandon(run_state& rs) noexcept;
   void wait();
-  void async_wait(wait_handler h);
+  void async_wait(const std::shared_ptr<job_impl>& self, wait_handler h);
   void cancel_wait(std::uint64_t key) noexcept;
-  void async_watch(std::uint64_t after, watch_handler h);
+  void async_watch(const std::shared_ptr<job_impl>& self, std::uint64_t after, watch_handler h);
   void cancel_watch(std::uint64_t key) noexcept;
   /// Under mu: the version moves on; the watchers this satisfies move to `out`.
   void changed_locked(watch_batch& out);
@@ -211,10 +300,11 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   jobs::logger* lifecycle_logger() const noexcept { return user_logger.get(); }
 
   // ---- immutable after construction ----
-  const asio::any_io_executor ex;
+  const job_executor ex;
   // The job's strand. Guarded by mu: released when the execution context shuts down (see
   // job_service), so that a handle that outlives its context can still be queried and
-  // destroyed. A run keeps its own copy (run_state::strand_ex).
+  // destroyed. A run's coroutine holds its own copy. (launch() reads it without mu: it is a
+  // handler of that context, which never runs concurrently with its shutdown.)
   //
   // A strand of the concrete executor when `ex` holds an io_context's or a thread_pool's, then
   // type-erased once: that fits in any_io_executor's small buffer. A strand<any_io_executor> does
@@ -243,32 +333,51 @@ class job_impl : public std::enable_shared_from_this<job_impl> {
   // started, as it would have seen a run that started and failed at once. Out of memory only.
   std::atomic<state> st{state::created};
   state st_locked() const noexcept { return st.load(std::memory_order_relaxed); }
-  // What error() holds (beside st: one padded word for both), and for the body's own exception
-  // its what() (body_error_text: null for none, as most runs do not fail), taken when the run
-  // ended outside the mutex (what() is user code: it must never run under mu).
+  // What error() holds, and for the body's own exception its what() (body_error_text: null for
+  // none, as most runs do not fail), taken when the run ended outside the mutex (what() is user
+  // code: it must never run under mu).
+  //
+  // (st, error_kind, the two flags and `blocked` share one word.)
   run_error error_kind = run_error::none;
+  bool closed = false;       // runs refused with errc::shutting_down (set_closed: a draining registry)
+  bool has_fencing = false;  // runs started now carry `fencing`
+  unsigned blocked = 0;      // threads inside wait() and wait_for_run()
   double progress = -1;
   // What the body set with set_result, boxed: the box moves and swaps under mu without running
   // the value's own (user) copy, move or destructor there.
   std::shared_ptr<std::any> result;
   std::exception_ptr error;
   std::unique_ptr<std::string> body_error_text;
-  std::chrono::system_clock::time_point started{}, ended{};
-  std::chrono::steady_clock::time_point started_steady{};
-  std::chrono::nanoseconds last_execution{0};
+  // When the current or last run started. When it ended is not kept: it is started plus
+  // the time it took, once it has ended (ended_locked()).
+  std::chrono::system_clock::time_point started{};
+  // One word for two values, as a run that has ended needs its start no more: while a run is
+  // pending, when it started on the steady clock (started_steady_locked()); once it has ended,
+  // how long it took (last_execution_locked()). is_pending(st) tells which: both change under mu.
+  std::chrono::steady_clock::duration run_clock{0};
+  std::chrono::steady_clock::time_point started_steady_locked() const noexcept {
+    return std::chrono::steady_clock::time_point(run_clock);
+  }
+  std::chrono::nanoseconds last_execution_locked() const noexcept { return run_clock; }
+  /// Under mu: how long the pending run has been executing, or how long the last one took.
+  std::chrono::nanoseconds execution_time_locked() const noexcept {
+    if (is_pending(st_locked())) return std::chrono::steady_clock::now() - started_steady_locked();
+    return last_execution_locked();
+  }
   std::uint64_t generation = 0;  // runs started
   std::uint64_t finished = 0;    // runs ended
   std::uint64_t version = 1;     // bumped on every change of state or progress
   std::weak_ptr<run_state> current;
-  std::optional<std::uint64_t> fencing;  // handed to each run started while set (set_fencing_token)
-  unsigned blocked = 0;                  // threads inside wait() and wait_for_run()
-  bool closed = false;  // runs refused with errc::shutting_down (set_closed: a draining registry)
+  std::uint64_t fencing = 0;  // handed to each run started while has_fencing (set_fencing_token)
+  /// Under mu: when the last run ended, or the epoch while a run is pending or none has run.
+  std::chrono::system_clock::time_point ended_locked() const noexcept {
+    if (generation == 0 || finished != generation) return {};
+    return started + std::chrono::duration_cast<std::chrono::system_clock::duration>(last_execution_locked());
+  }
 
  private:
   friend class job_service;
 
-  // (Declared next to `closed`, so that GCC packs the three into one word.)
-  bool registered_ = false;  // guarded by the registry's mutex
   job_service* registry_;
   // The job's links in its registry's intrusive list (no list node of its own on the heap).
   // Guarded by the registry's mutex.

@@ -113,27 +113,36 @@ struct deferred_launch {
 // A run's continuation, posted to the job's executor: for a refused run (never inside the
 // initiation), or when a handler at the run's end threw before it.
 bool job_impl::post_then(run_continuation then, const std::exception_ptr& e) {
-  asio::post(ex, [then = std::move(then), e] { then.fn(then.owner, e); });
+  asio::post(ex.get(), [then = std::move(then), e] { then.fn(then.owner, e); });
   return false;
 }
 
-bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* final_out,
-                     run_continuation then) {
+bool job_impl::start(const std::shared_ptr<job_impl>& self, std::any params, run_handler h,
+                     run_ticket* ticket, state* final_out, run_continuation then) {
   // Everything that can fail is done before the state changes: a failed start leaves the job
   // exactly as it was.
   auto rs = std::make_shared<run_state>();
-  rs->job = shared_from_this();
+  rs->job = self;
   rs->params = std::move(params);
   rs->final_out = final_out;
-  rs->then = std::move(then);
   asio::cancellation_slot caller_slot;
   if (h) {
-    rs->handler_work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
+    auto work = tracked(asio::get_associated_executor(h, ex.completion()));
     caller_slot = asio::get_associated_cancellation_slot(h);
-    // Not `rs->handler = std::move(h)`: Boost 1.81's any_completion_handler move assignment
-    // copies from an lvalue through its converting constructor and recurses without end.
-    rs->handler.swap(h);
+    rs->caller.set_handler(h, std::move(work));
+  } else if (then) {
+    rs->caller.set_then(std::move(then));
   }
+  // A refused run completes its caller with `e`: posted, never inside this call.
+  const auto refuse = [&](std::exception_ptr e) {
+    if (rs->caller.has_then()) return post_then(rs->caller.take_then(), e);
+    if (!rs->caller.has_handler()) std::rethrow_exception(e);  // run() throws
+    run_handler handler;
+    asio::any_completion_executor work;
+    rs->caller.take_handler(handler, work);
+    post_completion(ex.get(), std::move(handler), std::move(work), e);
+    return false;
+  };
 
   std::unique_lock lk(mu);
   check_attached_locked();
@@ -141,18 +150,13 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
     // Its registry is draining: refused, like a pending run, through the handler if there is
     // one; run() itself throws (false would read as "a run is pending").
     lk.unlock();
-    if (rs->then) return post_then(std::move(rs->then), error_ptr(errc::shutting_down));
-    if (!rs->handler) std::rethrow_exception(error_ptr(errc::shutting_down));
-    post_completion(ex, std::move(rs->handler), std::move(rs->handler_work), error_ptr(errc::shutting_down));
-    return false;
+    return refuse(error_ptr(errc::shutting_down));
   }
   if (!on_start(st_locked())) {
     lk.unlock();
-    if (rs->then) return post_then(std::move(rs->then), error_ptr(errc::still_pending));
-    if (rs->handler)
-      post_completion(ex, std::move(rs->handler), std::move(rs->handler_work),
-                      error_ptr(errc::still_pending));
-    return false;
+    // run() returns false for a pending run (it throws only for a draining registry, above).
+    if (!rs->caller.has_then() && !rs->caller.has_handler()) return false;
+    return refuse(error_ptr(errc::still_pending));
   }
   if (caller_slot.is_connected()) caller_slot.template emplace<run_cancellation>(run_cancellation{rs});
 
@@ -163,23 +167,22 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
     std::exception_ptr error;
     run_error error_kind;
     std::unique_ptr<std::string> body_error_text;
-    system_clock::time_point started, ended;
-    steady_clock::time_point started_steady;
+    system_clock::time_point started;
+    steady_clock::duration run_clock;
   } old{st_locked(), progress, std::move(result), std::move(error), error_kind, std::move(body_error_text),
-        started,     ended,    started_steady};
+        started,     run_clock};
 
   st.store(state::running, std::memory_order_release);
   rs->fencing = fencing;
+  rs->has_fencing = has_fencing;
   progress = -1;
   result.reset();
   error = nullptr;
   error_kind = run_error::none;
   body_error_text.reset();
-  ended = {};
   started = system_clock::now();
-  started_steady = steady_clock::now();
+  run_clock = steady_clock::now().time_since_epoch();  // (st is running: see run_clock)
   rs->generation = ++generation;
-  rs->strand_ex = strand_ex;
   current = rs;
 
   // The launch is posted to the strand, under the mutex: the body never starts inside this call
@@ -187,7 +190,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
   // underlying executor — under our mutex), and every emit that cancel() posts later queues
   // behind it on the FIFO strand, so the run's signal is connected before anything is emitted.
   try {
-    post_to_strand(rs->strand_ex, deferred_launch(rs));
+    post_to_strand(strand_ex, deferred_launch(rs));
     rs->posted.store(true, std::memory_order_release);
   } catch (...) {
     st.store(old.st, std::memory_order_release);
@@ -197,8 +200,7 @@ bool job_impl::start(std::any params, run_handler h, run_ticket* ticket, state* 
     error_kind = old.error_kind;
     body_error_text = std::move(old.body_error_text);
     started = old.started;
-    ended = old.ended;
-    started_steady = old.started_steady;
+    run_clock = old.run_clock;
     --generation;
     current.reset();
     if (caller_slot.is_connected()) caller_slot.clear();
@@ -237,7 +239,11 @@ void job_impl::launch(const std::shared_ptr<run_state>& rs) {
   std::optional<asio::detail::awaitable_thread<asio::any_io_executor>> thread;
   try {
     auto slot = rs->signal.slot();
-    thread.emplace(run_body(rs), rs->strand_ex, slot, asio::cancellation_state(slot));
+    // strand_ex is read here without mu: this is a handler of the job's execution context,
+    // and the only write after construction is detach(), at that context's shutdown, which
+    // Asio makes only once no thread runs its handlers (an io_context's or thread_pool's
+    // destructor; shutdown() is not public). The coroutine keeps its own copy.
+    thread.emplace(run_body(rs), strand_ex, slot, asio::cancellation_state(slot));
   } catch (...) {
     // Out of memory for the frame: the run fails with std::bad_alloc, the body never ran.
     run_end end = finish(*rs, std::current_exception());
@@ -276,11 +282,16 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   // (cancel_run: the executor's timeout and stop hold the start's mutex), the emit is posted to
   // the strand: it queues behind the launch that start() posted, so the body's slot is connected
   // by then. The post runs nothing inline, so holding mu here is safe.
+  //
+  // The strand is the job's (`strand_ex`, read under mu): a run keeps no copy of its own. It is
+  // empty only once the execution context has shut down, when no handler runs any more and the
+  // run's frame is about to be destroyed (abandon() then ends the run): there is nothing to emit
+  // into, and the reason alone is recorded.
   rs->reason.store(why, std::memory_order_relaxed);
-  const bool inline_emit = may_emit_inline && running_in(rs->strand_ex) && rs->launched;
-  if (!inline_emit) {
+  const bool inline_emit = may_emit_inline && running_in(strand_ex) && rs->launched;
+  if (!inline_emit && strand_ex) {
     try {
-      post_to_strand(rs->strand_ex, [rs] {
+      post_to_strand(strand_ex, [rs] {
         if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
       });
     } catch (...) {
@@ -353,8 +364,14 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
       case run_error::lease_lost: run_error_ptr = error_ptr(errc::lease_lost); break;
     }
     rs.ended = true;
+    // One clock read (~45 ns on a VM's vDSO): ended_at is started_at plus the steady duration
+    // (ended_locked()), so that ended_at - started_at == execution_time() even if the wall clock
+    // was set meanwhile. Read from the run's start before st leaves pending, and stored as it
+    // does (run_clock holds one or the other).
+    took = steady_clock::now() - started_steady_locked();
     final = out.final;
     st.store(final, std::memory_order_release);
+    run_clock = took;
     if (rs.final_out) *rs.final_out = final;
     error = run_error_ptr;
     error_kind = out.error;
@@ -377,10 +394,6 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
       } catch (...) {
       }
     }
-    // One clock read (~45 ns on a VM's vDSO): ended_at is started_at plus the steady duration,
-    // so that ended_at - started_at == execution_time() even if the wall clock was set meanwhile.
-    last_execution = took = steady_clock::now() - started_steady;
-    ended = started + std::chrono::duration_cast<system_clock::duration>(took);
     ++finished;
     current.reset();
     // The waiters first: nothing above can fail, so they are always released.
@@ -437,9 +450,10 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
     }
   } catch (...) {
   }
-  end.handler.swap(rs.handler);
-  end.handler_work = std::move(rs.handler_work);
-  end.then = std::move(rs.then);
+  if (rs.caller.has_handler())
+    rs.caller.take_handler(end.handler, end.handler_work);
+  else if (rs.caller.has_then())
+    end.then = rs.caller.take_then();
   return end;
 }
 
@@ -455,11 +469,11 @@ void job_impl::abandon(run_state& rs) noexcept {
     rs.ended = true;
     if (rs.generation == generation && is_pending(st_locked())) {
       const run_outcome out = on_end(rs.reason.load(std::memory_order_relaxed), body_end::abandoned);
+      const auto took = steady_clock::now() - started_steady_locked();  // (before st leaves pending)
       st.store(out.final, std::memory_order_release);
+      run_clock = took;
       error = error_ptr(errc::canceled);
       error_kind = run_error::canceled;
-      ended = system_clock::now();
-      last_execution = steady_clock::now() - started_steady;
       ++finished;
       ++version;
       current.reset();
@@ -467,9 +481,7 @@ void job_impl::abandon(run_state& rs) noexcept {
       notify_blocked_locked();
     }
   }
-  rs.handler = nullptr;
-  rs.handler_work = nullptr;
-  rs.then = {};
+  rs.caller.reset();
 }
 
 }  // namespace jobs::detail

@@ -59,14 +59,14 @@ void job_impl::wait() {
   --blocked;
 }
 
-void job_impl::async_wait(wait_handler h) {
-  auto work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
+void job_impl::async_wait(const std::shared_ptr<job_impl>& self, wait_handler h) {
+  auto work = tracked(asio::get_associated_executor(h, ex.completion()));
   auto slot = asio::get_associated_cancellation_slot(h);
   std::unique_lock lk(mu);
   check_attached_locked();
   if (!is_pending(st_locked())) {
     lk.unlock();
-    post_completion(ex, std::move(h), std::move(work), boost::system::error_code{});
+    post_completion(ex.get(), std::move(h), std::move(work), boost::system::error_code{});
     return;
   }
   auto& r = room_locked();
@@ -74,7 +74,7 @@ void job_impl::async_wait(wait_handler h) {
   r.waits.push_back(pending_wait{std::move(h), std::move(work), key});
   if (slot.is_connected()) {
     try {
-      slot.template emplace<wait_cancellation>(wait_cancellation{weak_from_this(), key});
+      slot.template emplace<wait_cancellation>(wait_cancellation{std::weak_ptr<job_impl>(self), key});
     } catch (...) {
       r.waits.pop_back();
       throw;
@@ -104,7 +104,7 @@ std::list<Pending> take_pending(job_impl& j, std::list<Pending> waiting_room::*f
 // of memory, the wait or watch is destroyed unrun, as Asio drops a handler it cannot queue).
 void job_impl::cancel_wait(std::uint64_t key) noexcept {
   for (auto& w : take_pending(*this, &waiting_room::waits, key))
-    post_completion_nothrow(ex, std::move(w.handler), std::move(w.work),
+    post_completion_nothrow(ex.get(), std::move(w.handler), std::move(w.work),
                             boost::system::error_code(asio::error::operation_aborted));
 }
 
@@ -114,8 +114,7 @@ void job_impl::fill_locked(jobs::stats& s) const {
   s.state = st_locked();
   s.progress = progress;
   s.started_at = started;
-  s.execution_time =
-      is_pending(s.state) ? std::chrono::nanoseconds(steady_clock::now() - started_steady) : last_execution;
+  s.execution_time = execution_time_locked();
   s.version = version;
   s.error = error_text_locked();
 }
@@ -155,13 +154,13 @@ void job_impl::changed_locked(watch_batch& out) {
 
 void job_impl::deliver(watch_batch& b) noexcept {
   for (auto& r : b)
-    post_completion_nothrow(ex, std::move(r.watch.handler), std::move(r.watch.work),
+    post_completion_nothrow(ex.get(), std::move(r.watch.handler), std::move(r.watch.work),
                             boost::system::error_code{}, std::move(r.snapshot));
   b.clear();
 }
 
-void job_impl::async_watch(std::uint64_t after, watch_handler h) {
-  auto work = tracked(asio::get_associated_executor(h, completion_executor(ex)));
+void job_impl::async_watch(const std::shared_ptr<job_impl>& self, std::uint64_t after, watch_handler h) {
+  auto work = tracked(asio::get_associated_executor(h, ex.completion()));
   auto slot = asio::get_associated_cancellation_slot(h);
   jobs::stats snap;
   {
@@ -193,7 +192,7 @@ void job_impl::async_watch(std::uint64_t after, watch_handler h) {
       r.watches.push_back(pending_watch{std::move(h), std::move(work), after, key});
       if (slot.is_connected()) {
         try {
-          slot.template emplace<watch_cancellation>(watch_cancellation{weak_from_this(), key});
+          slot.template emplace<watch_cancellation>(watch_cancellation{std::weak_ptr<job_impl>(self), key});
         } catch (...) {
           r.watches.pop_back();
           throw;
@@ -202,12 +201,12 @@ void job_impl::async_watch(std::uint64_t after, watch_handler h) {
       return;
     }
   }
-  post_completion(ex, std::move(h), std::move(work), boost::system::error_code{}, std::move(snap));
+  post_completion(ex.get(), std::move(h), std::move(work), boost::system::error_code{}, std::move(snap));
 }
 
 void job_impl::cancel_watch(std::uint64_t key) noexcept {
   for (auto& w : take_pending(*this, &waiting_room::watches, key))
-    post_completion_nothrow(ex, std::move(w.handler), std::move(w.work),
+    post_completion_nothrow(ex.get(), std::move(w.handler), std::move(w.work),
                             boost::system::error_code(asio::error::operation_aborted), jobs::stats{});
 }
 
