@@ -17,6 +17,9 @@
 //                job), and the process's CPU time per run at 2 threads over that at 1 (1.0 when
 //                the threads share nothing; above it, they contend). work:0 is the trivial body,
 //                work:2000 a body of ~1 us of arithmetic (the same on both sides).
+//   BM_context_per_thread_*  the same two chains with one io_context per thread (on 2 threads,
+//                each chain on its own context): what the library itself shares between two
+//                independent jobs, with no Asio scheduler shared.
 //
 // Times are the main thread's CPU time (Google Benchmark's default, and manual CPU time for
 // BM_cancel_*): everything runs on that one thread, and CPU time is what a shared, loaded
@@ -56,22 +59,25 @@
 #include <time.h>
 #include <unwind.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 // ---- every exception raised: __cxa_throw (counted in counters.hpp) calls this, and so do
 // std::rethrow_exception and the library's describe()/threw_cancellation() fallbacks. ----
 namespace bench {
 inline std::atomic<std::size_t> raises{0};
-inline std::atomic<std::size_t> aligned_allocs{0};
+inline sharded_counter aligned_allocs;
 }  // namespace bench
 extern "C" _Unwind_Reason_Code _Unwind_RaiseException(_Unwind_Exception* e) {
   bench::raises.fetch_add(1, std::memory_order_relaxed);
@@ -598,9 +604,20 @@ asio::awaitable<void> busy(std::size_t work) {
   co_return;
 }
 
-struct pool_counts {
+// One chain's counts, on a cache line of its own: two chains that shared one would contend on it
+// in every run, which is the benchmark's cost, not the library's.
+struct alignas(64) pool_counts {
   std::atomic<std::size_t> done{0}, failed{0};
 };
+using chain_counts_array = std::array<pool_counts, pool_chains>;
+
+// Every chain's runs completed, none failed.
+void check_chains(const chain_counts_array& c, const char* done_what, const char* failed_what) {
+  for (const auto& k : c) {
+    check(k.done.load() == pool_chain_runs, done_what);
+    check(k.failed.load() == 0, failed_what);
+  }
+}
 
 struct pool_job_chain {
   jobs::job* j;
@@ -622,11 +639,13 @@ struct pool_job_chain {
 };
 
 using pool_strand = asio::strand<asio::thread_pool::executor_type>;
+using io_strand = asio::strand<asio::io_context::executor_type>;
 
 // Bare: co_spawn of the same body on the chain's own strand, a cancellation signal bound (as a
 // job binds one for every run); the completion handler runs on the strand.
+template <class Strand>
 struct pool_bare_chain {
-  pool_strand* strand;
+  Strand* strand;
   asio::cancellation_signal* signal;
   std::size_t work;
   pool_counts* c;
@@ -657,7 +676,7 @@ struct pool_round {
 template <bool Job>
 pool_round pool_measure(std::size_t threads, std::size_t work) {
   asio::thread_pool tp(threads);
-  pool_counts c;
+  chain_counts_array c;
   std::latch all(pool_chains);
   std::vector<jobs::job> js;
   std::vector<pool_strand> strands;
@@ -675,17 +694,16 @@ pool_round pool_measure(std::size_t threads, std::size_t work) {
     // Each chain's first start is made on the pool, as every later one is.
     asio::post(tp, [&, k] {
       if constexpr (Job)
-        pool_job_chain{&js[k], &c, &all, pool_chain_runs}.start();
+        pool_job_chain{&js[k], &c[k], &all, pool_chain_runs}.start();
       else
-        pool_bare_chain{&strands[k], &signals[k], work, &c, &all, pool_chain_runs}.start();
+        pool_bare_chain<pool_strand>{&strands[k], &signals[k], work, &c[k], &all, pool_chain_runs}.start();
     });
   }
   all.wait();
   const pool_round r{std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                      process_cpu_seconds() - c0};
   tp.join();
-  check(c.done.load() == pool_chains * pool_chain_runs, "every run on the pool completed");
-  check(c.failed.load() == 0, "no run on the pool failed");
+  check_chains(c, "every run on the pool completed", "no run on the pool failed");
   if constexpr (Job)
     for (auto& j : js)
       check(j.is_state(jobs::state::succeeded) && !j.error(), "every pool job ended succeeded");
@@ -714,8 +732,86 @@ void pool_bench(benchmark::State& state) {
   state.counters["cpu/run_2t_over_1t"] = two.cpu / one.cpu;
 }
 
+// The same two chains with one io_context per thread instead of a shared pool: on 1 thread both
+// chains share one io_context; on 2, each chain has its own, run by its own thread. Nothing of
+// Asio's is shared then, so this shows whether the library itself shares anything between two
+// independent jobs on the run path (a lock, a cache line): if it did, it would not scale here
+// either.
+template <bool Job>
+pool_round context_measure(std::size_t threads, std::size_t work) {
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  for (std::size_t t = 0; t < threads; ++t) ios.push_back(std::make_unique<asio::io_context>(1));
+  // Each chain's objects on cache lines of their own, and made by the thread that runs the chain:
+  // two strands (or jobs) made one after the other by one thread sit side by side on the heap,
+  // and their reference counts would then share a cache line between the two threads.
+  struct alignas(64) chain_objects {
+    std::optional<jobs::job> job;
+    std::optional<io_strand> strand;
+    asio::cancellation_signal signal;
+  };
+  std::array<chain_objects, pool_chains> chains;
+  chain_counts_array c;
+  std::latch all(pool_chains);
+  const double c0 = process_cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> runners;
+  for (std::size_t t = 0; t < threads; ++t) {
+    runners.emplace_back([&, t] {
+      auto& io = *ios[t];
+      for (std::size_t k = t; k < pool_chains; k += threads) {
+        auto& o = chains[k];
+        if constexpr (Job)
+          o.job.emplace(io.get_executor(), "ctx-" + std::to_string(k),
+                        [work](jobs::context&) { return busy(work); });
+        else
+          o.strand.emplace(asio::make_strand(io.get_executor()));
+        asio::post(io, [&, k] {
+          if constexpr (Job)
+            pool_job_chain{&*chains[k].job, &c[k], &all, pool_chain_runs}.start();
+          else
+            pool_bare_chain<io_strand>{&*chains[k].strand, &chains[k].signal, work, &c[k], &all,
+                                       pool_chain_runs}
+                .start();
+        });
+      }
+      io.run();  // returns once its chains have completed
+    });
+  }
+  for (auto& t : runners) t.join();
+  const pool_round r{std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                     process_cpu_seconds() - c0};
+  check(all.try_wait(), "every chain finished");
+  check_chains(c, "every run on the contexts completed", "no run on the contexts failed");
+  if constexpr (Job)
+    for (auto& o : chains)
+      check(o.job->is_state(jobs::state::succeeded) && !o.job->error(), "every context job ended succeeded");
+  return r;
+}
+
+template <bool Job>
+void context_bench(benchmark::State& state) {
+  const logging_scope log(false);
+  pool_round one, two;
+  for (auto _ : state) {
+    const auto work = static_cast<std::size_t>(state.range(0));
+    const pool_round a = context_measure<Job>(1, work), b = context_measure<Job>(2, work);
+    one.wall += a.wall;
+    one.cpu += a.cpu;
+    two.wall += b.wall;
+    two.cpu += b.cpu;
+    state.SetIterationTime(b.wall);
+  }
+  const double runs = static_cast<double>(state.iterations() * pool_chains * pool_chain_runs);
+  state.counters["ns/run_1t"] = one.wall / runs * 1e9;
+  state.counters["ns/run_2t"] = two.wall / runs * 1e9;
+  state.counters["speedup"] = one.wall / two.wall;
+  state.counters["cpu/run_2t_over_1t"] = two.cpu / one.cpu;
+}
+
 void BM_pool_bare_co_spawn_strand(benchmark::State& s) { pool_bench<false>(s); }
 void BM_pool_job_async_run(benchmark::State& s) { pool_bench<true>(s); }
+void BM_context_per_thread_bare_co_spawn_strand(benchmark::State& s) { context_bench<false>(s); }
+void BM_context_per_thread_job_async_run(benchmark::State& s) { context_bench<true>(s); }
 
 BENCHMARK(BM_pool_bare_co_spawn_strand)
     ->ArgName("work")
@@ -725,6 +821,20 @@ BENCHMARK(BM_pool_bare_co_spawn_strand)
     ->Iterations(5)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_pool_job_async_run)
+    ->ArgName("work")
+    ->Arg(0)
+    ->Arg(2000)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_context_per_thread_bare_co_spawn_strand)
+    ->ArgName("work")
+    ->Arg(0)
+    ->Arg(2000)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_context_per_thread_job_async_run)
     ->ArgName("work")
     ->Arg(0)
     ->Arg(2000)
