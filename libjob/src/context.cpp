@@ -40,11 +40,17 @@ context::context(std::shared_ptr<detail::run_state> run) noexcept : run_(std::mo
 
 const std::string& context::id() const noexcept { return run_->job->id; }
 asio::any_io_executor context::get_executor() const noexcept {
-  // The job's strand (a run keeps no copy of its own): empty once the execution context has shut
-  // down, when the run can no longer use it.
+  // The job's strand (a run keeps no copy of its own). Once the execution context has begun to
+  // shut down, the strand is released (job_service) while the body's frame may still be
+  // destroyed later in that shutdown: a destructor in the body that asks for the executor then
+  // gets the job's own, never an empty one (posting to an empty executor throws). Nothing runs
+  // on either any more: what it posts is destroyed with the context, as Asio does.
   auto& j = *run_->job;
-  std::lock_guard lk(j.mu);
-  return j.strand_ex;
+  {
+    std::lock_guard lk(j.mu);
+    if (j.strand_ex) return j.strand_ex;
+  }
+  return j.ex.get();
 }
 bool context::is_canceled() const noexcept {
   return run_->reason.load(std::memory_order_relaxed) != detail::cancel_reason::none;

@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -99,7 +100,7 @@ class job_executor {
   job_executor(const job_executor&) = delete;
   job_executor& operator=(const job_executor&) = delete;
   /// The executor, type-erased again: for the concrete kinds it fits in any_io_executor's small
-  /// buffer (no allocation); a boxed one is copied, which shares its target.
+  /// buffer (no allocation); a boxed one is copied (an executor's copy does not throw).
   asio::any_io_executor get() const noexcept;
   /// The default executor of a completion handler: completion_executor(get()), made from the
   /// concrete executor directly.
@@ -170,11 +171,13 @@ class run_caller {
   bool has_then() const noexcept { return kind_ == kind::then; }
   /// The handler and its executor (has_handler()); the caller is left with no one.
   void take_handler(run_handler& h, asio::any_completion_executor& work) noexcept {
+    assert(kind_ == kind::handler);
     h.swap(handler_);
     work = std::move(work_);
     reset();
   }
   run_continuation take_then() noexcept {
+    assert(kind_ == kind::then);
     run_continuation t = std::move(then_);
     reset();
     return t;
@@ -303,8 +306,7 @@ class job_impl {
   const job_executor ex;
   // The job's strand. Guarded by mu: released when the execution context shuts down (see
   // job_service), so that a handle that outlives its context can still be queried and
-  // destroyed. A run's coroutine holds its own copy. (launch() reads it without mu: it is a
-  // handler of that context, which never runs concurrently with its shutdown.)
+  // destroyed. A run's coroutine holds its own copy. (launch() reads it without mu: see there.)
   //
   // A strand of the concrete executor when `ex` holds an io_context's or a thread_pool's, then
   // type-erased once: that fits in any_io_executor's small buffer. A strand<any_io_executor> does
@@ -371,7 +373,8 @@ class job_impl {
   std::uint64_t fencing = 0;  // handed to each run started while has_fencing (set_fencing_token)
   /// Under mu: when the last run ended, or the epoch while a run is pending or none has run.
   std::chrono::system_clock::time_point ended_locked() const noexcept {
-    if (generation == 0 || finished != generation) return {};
+    // (The same test as run_clock's: a pending run, or none yet, has not ended.)
+    if (generation == 0 || is_pending(st_locked())) return {};
     return started + std::chrono::duration_cast<std::chrono::system_clock::duration>(last_execution_locked());
   }
 

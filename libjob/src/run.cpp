@@ -121,6 +121,8 @@ bool job_impl::start(const std::shared_ptr<job_impl>& self, std::any params, run
                      run_ticket* ticket, state* final_out, run_continuation then) {
   // Everything that can fail is done before the state changes: a failed start leaves the job
   // exactly as it was.
+  assert(self.get() == this);
+  assert(!(h && then));  // a run completes one caller: the async_run handler, or the executor's
   auto rs = std::make_shared<run_state>();
   rs->job = self;
   rs->params = std::move(params);
@@ -240,9 +242,12 @@ void job_impl::launch(const std::shared_ptr<run_state>& rs) {
   try {
     auto slot = rs->signal.slot();
     // strand_ex is read here without mu: this is a handler of the job's execution context,
-    // and the only write after construction is detach(), at that context's shutdown, which
-    // Asio makes only once no thread runs its handlers (an io_context's or thread_pool's
-    // destructor; shutdown() is not public). The coroutine keeps its own copy.
+    // and the only write after construction is detach(), at that context's shutdown. Asio's
+    // contexts shut down only in their destructors, once no thread runs their handlers
+    // (io_context: running it while it is destroyed is undefined; thread_pool and
+    // system_context join their threads first). A context of one's own that shut down while
+    // its threads still ran handlers would race with Asio's own services (strands, timers) in
+    // the same way. The coroutine keeps its own copy.
     thread.emplace(run_body(rs), strand_ex, slot, asio::cancellation_state(slot));
   } catch (...) {
     // Out of memory for the frame: the run fails with std::bad_alloc, the body never ran.

@@ -60,6 +60,7 @@ void job_impl::wait() {
 }
 
 void job_impl::async_wait(const std::shared_ptr<job_impl>& self, wait_handler h) {
+  assert(self.get() == this);
   auto work = tracked(asio::get_associated_executor(h, ex.completion()));
   auto slot = asio::get_associated_cancellation_slot(h);
   std::unique_lock lk(mu);
@@ -160,6 +161,7 @@ void job_impl::deliver(watch_batch& b) noexcept {
 }
 
 void job_impl::async_watch(const std::shared_ptr<job_impl>& self, std::uint64_t after, watch_handler h) {
+  assert(self.get() == this);
   auto work = tracked(asio::get_associated_executor(h, ex.completion()));
   auto slot = asio::get_associated_cancellation_slot(h);
   jobs::stats snap;

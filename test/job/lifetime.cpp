@@ -6,6 +6,8 @@
 #include "test_util.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -265,6 +267,67 @@ BOOST_AUTO_TEST_CASE(a_kept_context_keeps_the_job_alive) {
   BOOST_TEST(kept->id() == "kept");
   kept->set_progress(0.5);  // ignored, and safe
   kept.reset();
+  BOOST_TEST(w.expired());
+}
+
+// The context's shutdown releases the job's strand before it destroys the suspended bodies'
+// frames when the application made its I/O (here a timer) before its first job, as servers do:
+// a body's destructor that asks for its executor then still gets one it can post to (an empty
+// executor would throw from inside the frame's destruction). What it posts never runs.
+BOOST_AUTO_TEST_CASE(a_body_destroyed_at_shutdown_can_still_post_to_its_executor) {
+  auto io = std::make_unique<asio::io_context>();
+  asio::steady_timer early(*io);  // the context's timer service exists before the job's
+  bool destroyed = false, had_executor = false, posted = false, ran = false;
+  struct on_destroy {
+    jobs::context& ctx;
+    bool &destroyed, &had_executor, &posted, &ran;
+    ~on_destroy() {
+      destroyed = true;
+      const auto ex = ctx.get_executor();
+      had_executor = static_cast<bool>(ex);
+      try {
+        asio::post(ex, [&r = ran] { r = true; });
+        posted = true;
+      } catch (...) {
+      }
+    }
+  };
+  {
+    jobs::job j(*io, "destroyed", [&](jobs::context& ctx) -> asio::awaitable<void> {
+      on_destroy guard{ctx, destroyed, had_executor, posted, ran};
+      co_await jobs_test::forever(ctx.get_executor());
+    });
+    BOOST_TEST(j.run());
+    io->poll();
+    BOOST_TEST(j.is_executing());
+  }
+  io.reset();
+  BOOST_TEST(destroyed);
+  BOOST_TEST(had_executor);
+  BOOST_TEST(posted);
+  BOOST_TEST(!ran);
+}
+
+// A context copied out of a body may outlive the execution context itself: dropping it then
+// frees the run and the job without touching the context's (destroyed) strand service.
+BOOST_AUTO_TEST_CASE(a_kept_context_may_outlive_the_execution_context) {
+  auto io = std::make_unique<asio::io_context>();
+  auto sentinel = std::make_shared<int>(0);
+  std::weak_ptr<int> w = sentinel;
+  std::optional<jobs::context> kept;
+  {
+    jobs::job j(*io, "outlived", [&, s = std::move(sentinel)](jobs::context& ctx) -> asio::awaitable<void> {
+      kept.emplace(ctx);
+      co_return;
+    });
+    BOOST_TEST(j.run());
+    io->run();
+    BOOST_TEST(j.is_state(state::succeeded));
+  }
+  io.reset();
+  BOOST_TEST_REQUIRE(kept.has_value());
+  BOOST_TEST(kept->id() == "outlived");
+  kept.reset();  // the last owner of the run and its job
   BOOST_TEST(w.expired());
 }
 
