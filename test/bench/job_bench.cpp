@@ -710,15 +710,15 @@ pool_round pool_measure(std::size_t threads, std::size_t work) {
   return r;
 }
 
-// Each iteration measures the 1-thread pool, then the 2-thread pool: the ratios compare the two
-// within one iteration's conditions. Time reported: wall per run on the 2-thread pool.
-template <bool Job>
-void pool_bench(benchmark::State& state) {
+// Each iteration measures 1 thread, then 2 threads (`measure(threads, work)`): the ratios compare
+// the two within one iteration's conditions. Time reported: wall per run at 2 threads.
+template <class Measure>
+void scaling_bench(benchmark::State& state, Measure measure) {
   const logging_scope log(false);
   pool_round one, two;
   for (auto _ : state) {
     const auto work = static_cast<std::size_t>(state.range(0));
-    const pool_round a = pool_measure<Job>(1, work), b = pool_measure<Job>(2, work);
+    const pool_round a = measure(1, work), b = measure(2, work);
     one.wall += a.wall;
     one.cpu += a.cpu;
     two.wall += b.wall;
@@ -788,59 +788,22 @@ pool_round context_measure(std::size_t threads, std::size_t work) {
   return r;
 }
 
-template <bool Job>
-void context_bench(benchmark::State& state) {
-  const logging_scope log(false);
-  pool_round one, two;
-  for (auto _ : state) {
-    const auto work = static_cast<std::size_t>(state.range(0));
-    const pool_round a = context_measure<Job>(1, work), b = context_measure<Job>(2, work);
-    one.wall += a.wall;
-    one.cpu += a.cpu;
-    two.wall += b.wall;
-    two.cpu += b.cpu;
-    state.SetIterationTime(b.wall);
-  }
-  const double runs = static_cast<double>(state.iterations() * pool_chains * pool_chain_runs);
-  state.counters["ns/run_1t"] = one.wall / runs * 1e9;
-  state.counters["ns/run_2t"] = two.wall / runs * 1e9;
-  state.counters["speedup"] = one.wall / two.wall;
-  state.counters["cpu/run_2t_over_1t"] = two.cpu / one.cpu;
+// The trivial body and ~1 us of work; each iteration is both thread counts (manual time).
+void scaling_args(benchmark::internal::Benchmark* b) {
+  b->ArgName("work")->Arg(0)->Arg(2000)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
 }
 
-void BM_pool_bare_co_spawn_strand(benchmark::State& s) { pool_bench<false>(s); }
-void BM_pool_job_async_run(benchmark::State& s) { pool_bench<true>(s); }
-void BM_context_per_thread_bare_co_spawn_strand(benchmark::State& s) { context_bench<false>(s); }
-void BM_context_per_thread_job_async_run(benchmark::State& s) { context_bench<true>(s); }
+void BM_pool_bare_co_spawn_strand(benchmark::State& s) { scaling_bench(s, pool_measure<false>); }
+void BM_pool_job_async_run(benchmark::State& s) { scaling_bench(s, pool_measure<true>); }
+void BM_context_per_thread_bare_co_spawn_strand(benchmark::State& s) {
+  scaling_bench(s, context_measure<false>);
+}
+void BM_context_per_thread_job_async_run(benchmark::State& s) { scaling_bench(s, context_measure<true>); }
 
-BENCHMARK(BM_pool_bare_co_spawn_strand)
-    ->ArgName("work")
-    ->Arg(0)
-    ->Arg(2000)
-    ->UseManualTime()
-    ->Iterations(5)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_pool_job_async_run)
-    ->ArgName("work")
-    ->Arg(0)
-    ->Arg(2000)
-    ->UseManualTime()
-    ->Iterations(5)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_context_per_thread_bare_co_spawn_strand)
-    ->ArgName("work")
-    ->Arg(0)
-    ->Arg(2000)
-    ->UseManualTime()
-    ->Iterations(5)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_context_per_thread_job_async_run)
-    ->ArgName("work")
-    ->Arg(0)
-    ->Arg(2000)
-    ->UseManualTime()
-    ->Iterations(5)
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_pool_bare_co_spawn_strand)->Apply(scaling_args);
+BENCHMARK(BM_pool_job_async_run)->Apply(scaling_args);
+BENCHMARK(BM_context_per_thread_bare_co_spawn_strand)->Apply(scaling_args);
+BENCHMARK(BM_context_per_thread_job_async_run)->Apply(scaling_args);
 
 // =============================================================================================
 // --profile=<side> N, outside Google Benchmark, for callgrind (deterministic):

@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_CASE(a_kept_context_keeps_the_job_alive) {
 // executor would throw from inside the frame's destruction). What it posts never runs.
 BOOST_AUTO_TEST_CASE(a_body_destroyed_at_shutdown_can_still_post_to_its_executor) {
   auto io = std::make_unique<asio::io_context>();
-  asio::steady_timer early(*io);  // the context's timer service exists before the job's
+  { asio::steady_timer early(*io); }  // the context's timer service exists before the job's
   bool destroyed = false, had_executor = false, posted = false, ran = false;
   struct on_destroy {
     jobs::context& ctx;
