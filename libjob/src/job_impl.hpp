@@ -217,10 +217,12 @@ struct run_state {
   std::uint64_t generation = 0;  // which run of the job this is (1, 2, ...)
   std::uint64_t fencing = 0;     // the lease's epoch (with_coordinator), if has_fencing
   std::atomic<cancel_reason> reason{cancel_reason::none};  // written under job->mu
-  std::atomic<bool> posted{false};                         // the launch is queued on the strand
+  std::atomic<bool> posted{false};           // start() has queued the launch (see deferred_launch)
+  std::atomic<bool> on_strand_queue{false};  // the launch, deferred, has been dispatched to the strand
   bool launched = false;         // strand only: the body's coroutine has started (its slot is connected)
   bool ended = false;            // guarded by job->mu
   bool ended_on_strand = false;  // strand only: no more emits into `signal`
+  bool emit_pending = false;     // strand only: a cancel's emit came before the launch
   bool has_fencing = false;      // immutable while the run exists
   state* final_out = nullptr;    // where finish() writes the run's final state (the executor's)
   // The body's cancellation signal: the parent slot of the run's coroutine. Not thread-safe:
@@ -248,7 +250,9 @@ class job_impl {
   bool cancel_run(const std::shared_ptr<run_state>& rs, cancel_reason why);
   /// The run's end, on the strand: the state, the stamps, the blocking waiters. Returns what is
   /// left to complete (see complete()).
-  run_end finish(run_state& rs, std::exception_ptr e) noexcept;
+  /// `on_strand` false: a launch that could not be queued on the strand ends its run from the
+  /// job's executor (the strand-only flags are then left alone).
+  run_end finish(run_state& rs, std::exception_ptr e, bool on_strand = true) noexcept;
   /// Completes everything a run's end released, each on its own executor, inline where this
   /// thread may run it (the end of a run is never inside an initiating call). If a handler
   /// throws, the rest are queued instead (never lost) and the exception propagates.

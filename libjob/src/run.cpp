@@ -1,8 +1,9 @@
 // jobs::job: the Asio glue around the lifecycle in detail/lifecycle.hpp.
 //
 // How a run travels (see DESIGN.md "Data flow of a run"):
-//   start()  — under the job's mutex: lifecycle::on_start, reset the per-run data, post the
-//              launch to the job's strand;
+//   start()  — under the job's mutex: lifecycle::on_start, reset the per-run data, queue the
+//              launch on the job's executor (as a continuation), which dispatches it onto the
+//              job's strand;
 //   launch() — on the strand: start the body's coroutine there, its slot the run's signal;
 //   body     — runs on the strand, reports through its context;
 //   cancel() — under the mutex: lifecycle::on_cancel, record the reason; then the emit, on the
@@ -17,6 +18,8 @@
 #include <jobs/detail/log.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/defer.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/version.hpp>
 
@@ -88,25 +91,86 @@ entry_point run_body(std::shared_ptr<run_state> rs) {
   end_run(*rs, std::move(e));
 }
 
-// The launch of a run, posted to the strand (see job_impl::start). If it is destroyed unrun,
-// the execution context shut down before the body could start: the run is abandoned.
+// The launch of a run (see job_impl::start), one of three steps:
+//   dispatch_to_strand — deferred to the job's executor by a start made on the strand; it
+//                        dispatches the launch onto the strand (launch_dispatched);
+//   launch_posted      — posted to the strand by start(): launches the body;
+//   launch_dispatched  — dispatched there by the first step: launches the body.
+// If it is destroyed unrun, the execution context shut down before the body could start: the run
+// is abandoned, once the step that queued it has succeeded (`posted`, set by start(), or
+// `on_strand_queue`, set by the first step): a launch destroyed while its own post or dispatch
+// throws is the queuing step's to handle.
 struct deferred_launch {
+  enum class step : unsigned char { dispatch_to_strand, launch_posted, launch_dispatched };
   std::shared_ptr<run_state> rs;
+  step at;
 
-  explicit deferred_launch(std::shared_ptr<run_state> r) noexcept : rs(std::move(r)) {}
+  deferred_launch(std::shared_ptr<run_state> r, step s) noexcept : rs(std::move(r)), at(s) {}
   deferred_launch(deferred_launch&&) noexcept = default;
   deferred_launch& operator=(deferred_launch&&) = delete;
   ~deferred_launch() {
-    // Only once the post has succeeded: a copy destroyed while post() throws (start() still
-    // holds the job's mutex then, and rolls the run back itself) must not abandon the run.
-    if (rs && rs->posted.load(std::memory_order_acquire)) rs->job->abandon(*rs);
+    if (!rs) return;
+    const std::atomic<bool>& queued = at == step::launch_dispatched ? rs->on_strand_queue : rs->posted;
+    if (queued.load(std::memory_order_acquire)) rs->job->abandon(*rs);
   }
 
   void operator()() {
     auto r = std::move(rs);
-    r->job->launch(r);
+    if (at != step::dispatch_to_strand) {
+      r->job->launch(r);
+      return;
+    }
+    // On the job's executor, off the strand. The dispatch runs the launch right here when the
+    // strand is idle (this thread then runs the strand's invoker inline); else the launch queues
+    // on the strand. strand_ex is read without mu, as in launch().
+    try {
+      const auto& strand = r->job->strand_ex;
+      if (auto* s = strand.target<io_strand>())
+        asio::dispatch(*s, deferred_launch(r, step::launch_dispatched));
+      else if (auto* p = strand.target<pool_strand>())
+        asio::dispatch(*p, deferred_launch(r, step::launch_dispatched));
+      r->on_strand_queue.store(true, std::memory_order_release);
+    } catch (...) {
+      // Out of memory for the strand's operation: the run fails with std::bad_alloc, as a launch
+      // whose frame cannot be made does (launch()), its waiters and caller completed; not
+      // abandoned, as the context lives on. Off the strand, so the strand-only flags are left
+      // alone (an emit posted meanwhile finds the run unlaunched and leaves it pending, for a
+      // launch that never comes). A handler that throws leaves run(), as at any run's end.
+      run_end end = r->job->finish(*r, std::current_exception(), false);
+      r->job->complete(end);
+    }
   }
 };
+
+// Queues the launch of a run, from start(), under the job's mutex.
+//
+// A start made on the job's strand (the end of the previous run calling its caller or the
+// executor's continuation inline; a handler or body on that strand) defers the launch to the
+// strand's executor (relationship.continuation) when that is an io_context's or a
+// thread_pool's: the scheduler keeps it on this thread's private queue, without its lock or a
+// wake-up, and queues it when the current handler returns; the strand is then usually idle and
+// the dispatch runs the body at once on the thread that takes it, which is most often this one.
+// Posted to the strand instead, the launch would wait for the strand's invoker to post itself to
+// the scheduler again once the current handler is done, not as a continuation: the scheduler's
+// mutex and the wake-up of an idle thread (a futex call) for every run, and two independent jobs
+// on a 2-thread pool handing their runs to each other's thread.
+//
+// Anywhere else the launch is posted to the strand, as soon as possible: a start made from
+// another handler is not a continuation of it (that handler may go on, or block on the run).
+void queue_launch(const asio::any_io_executor& strand, const std::shared_ptr<run_state>& rs) {
+  using step = deferred_launch::step;
+  if (running_in(strand)) {
+    if (auto* s = strand.target<io_strand>()) {
+      asio::defer(s->get_inner_executor(), deferred_launch(rs, step::dispatch_to_strand));
+      return;
+    }
+    if (auto* p = strand.target<pool_strand>()) {
+      asio::defer(p->get_inner_executor(), deferred_launch(rs, step::dispatch_to_strand));
+      return;
+    }
+  }
+  post_to_strand(strand, deferred_launch(rs, step::launch_posted));
+}
 
 }  // namespace
 
@@ -187,12 +251,14 @@ bool job_impl::start(const std::shared_ptr<job_impl>& self, std::any params, run
   rs->generation = ++generation;
   current = rs;
 
-  // The launch is posted to the strand, under the mutex: the body never starts inside this call
+  // The launch is queued (queue_launch), under the mutex: the body never starts inside this call
   // (co_spawn alone would dispatch it inline when the strand is idle and this thread runs the
-  // underlying executor — under our mutex), and every emit that cancel() posts later queues
-  // behind it on the FIFO strand, so the run's signal is connected before anything is emitted.
+  // underlying executor — under our mutex). Posted to the strand, it runs before any emit that
+  // cancel() posts there later. Deferred (a start on the strand), an emit may run first: it finds
+  // the run not yet launched and leaves the emit pending, which launch() makes once the body has
+  // reached its first suspension, where the emit would have found it otherwise too.
   try {
-    post_to_strand(strand_ex, deferred_launch(rs));
+    queue_launch(strand_ex, rs);
     rs->posted.store(true, std::memory_order_release);
   } catch (...) {
     st.store(old.st, std::memory_order_release);
@@ -231,7 +297,7 @@ bool job_impl::start(const std::shared_ptr<job_impl>& self, std::any params, run
 }
 
 void job_impl::launch(const std::shared_ptr<run_state>& rs) {
-  // On the strand, from the post that start() made. The body's coroutine starts here, inline:
+  // On the strand, from the launch that start() queued. The body's coroutine starts here, inline:
   // an awaitable thread whose bottom frame is run_body, with the run's own signal as its parent
   // slot (what co_spawn builds, minus its entry dispatch and its proxy signal). Asio's public API
   // has no "start this awaitable now"; awaitable_thread is the machinery co_spawn itself uses,
@@ -257,6 +323,9 @@ void job_impl::launch(const std::shared_ptr<run_state>& rs) {
   }
   rs->launched = true;
   thread->launch();  // runs the body up to its first suspension, or to its end
+  // A cancel whose emit ran before the launch (see start()): the body has suspended now, on the
+  // operation the emit cancels.
+  if (rs->emit_pending && !rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
 }
 
 bool job_impl::cancel_current(cancel_reason why) {
@@ -285,8 +354,9 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   // after the mutex is released (an emit runs the awaited operation's cancellation handler,
   // which may call back into the job). Anywhere else, and for the library's own cancellations
   // (cancel_run: the executor's timeout and stop hold the start's mutex), the emit is posted to
-  // the strand: it queues behind the launch that start() posted, so the body's slot is connected
-  // by then. The post runs nothing inline, so holding mu here is safe.
+  // the strand. If it runs there before the launch (a launch deferred by a start on the strand,
+  // see queue_launch), it is left pending and the launch makes it once the body has suspended.
+  // The post runs nothing inline, so holding mu here is safe.
   //
   // The strand is the job's (`strand_ex`, read under mu): a run keeps no copy of its own. It is
   // empty only once the execution context has shut down, when no handler runs any more and the
@@ -297,7 +367,11 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   if (!inline_emit && strand_ex) {
     try {
       post_to_strand(strand_ex, [rs] {
-        if (!rs->ended_on_strand) rs->signal.emit(asio::cancellation_type::terminal);
+        if (rs->ended_on_strand) return;
+        if (rs->launched)
+          rs->signal.emit(asio::cancellation_type::terminal);
+        else
+          rs->emit_pending = true;  // the launch emits it (see start())
       });
     } catch (...) {
       rs->reason.store(cancel_reason::none, std::memory_order_relaxed);
@@ -325,11 +399,11 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   return true;
 }
 
-run_end job_impl::finish(run_state& rs, std::exception_ptr e) noexcept {
+run_end job_impl::finish(run_state& rs, std::exception_ptr e, bool on_strand) noexcept {
   // On the strand, at the end of the body. Nothing here may throw (it would leave
   // io_context::run() and lose the waiters): every step that can fail (std::bad_alloc) is on its
   // own, and the waiters are released first.
-  rs.ended_on_strand = true;
+  if (on_strand) rs.ended_on_strand = true;
 
   // The body's what() is user code: taken here, before the mutex. Not for Asio's own
   // system_error (the cancellation itself, the common case of a canceled run): its what() is

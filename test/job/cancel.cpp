@@ -248,6 +248,38 @@ BOOST_AUTO_TEST_CASE(cancel_before_the_body_began) {
   if (calls == 1) BOOST_TEST(canceled_at_entry);
 }
 
+// A run started on the job's strand (from the previous run's completion, inline at its end) and
+// cancelled there at once: its launch is deferred, and the emit that cancel() posts to the strand
+// may run before it. The emit is then made by the launch, once the body has suspended: the body's
+// first await is cancelled and the run ends canceled (else it would wait forever).
+BOOST_AUTO_TEST_CASE(a_run_started_and_cancelled_on_the_strand_is_cancelled_at_its_first_await) {
+  asio::io_context io;
+  int bodies = 0;
+  bool aborted = false;
+  jobs::job j(io, "restarted", [&](jobs::context& ctx) -> asio::awaitable<void> {
+    if (++bodies == 1) co_return;
+    const auto ec = co_await jobs_test::forever_ec(ctx.get_executor());
+    aborted = ec == asio::error::operation_aborted;
+  });
+  std::exception_ptr second_error;
+  bool second_done = false, cancel_ok = false;
+  j.async_run([&](std::exception_ptr e) {
+    BOOST_TEST(!e);
+    j.async_run([&](std::exception_ptr e2) {
+      second_error = e2;
+      second_done = true;
+    });
+    cancel_ok = j.cancel();
+  });
+  io.run_for(10s);  // (returns at once when every run has ended)
+  BOOST_TEST(cancel_ok);
+  BOOST_TEST_REQUIRE(second_done);
+  BOOST_TEST(bodies == 2);
+  BOOST_TEST(aborted);
+  BOOST_TEST(jobs_test::code_of(second_error) == jobs::errc::canceled);
+  BOOST_TEST(j.state() == state::canceled);
+}
+
 BOOST_AUTO_TEST_CASE(cancellation_belongs_to_one_run) {
   asio::io_context io;
   std::vector<bool> canceled_at_entry;

@@ -251,6 +251,28 @@ BOOST_AUTO_TEST_CASE(work_a_body_starts_on_its_strand_is_serialized) {
   BOOST_TEST(counter == 400);
 }
 
+// A run started from a pool handler that then blocks until the body has begun: the launch goes
+// to the job's strand at once, where another pool thread runs it (a launch kept back until the
+// starting handler returns would never run: that handler waits for it).
+BOOST_AUTO_TEST_CASE(a_run_started_off_its_strand_begins_while_the_starter_blocks) {
+  asio::thread_pool pool(4);
+  jobs_test::event began;
+  jobs::job j(pool, "blocked starter", [&](jobs::context&) -> asio::awaitable<void> {
+    began.set();
+    co_return;
+  });
+  std::atomic<bool> seen{false};
+  jobs_test::event done;
+  asio::post(pool, [&] {
+    j.async_run([](std::exception_ptr) {});
+    seen = began.wait();  // blocks this pool thread
+    done.set();
+  });
+  BOOST_TEST_REQUIRE(done.wait());
+  BOOST_TEST(seen.load());
+  pool.join();
+}
+
 BOOST_AUTO_TEST_CASE(many_jobs_on_one_pool) {
   asio::thread_pool pool(4);
   std::vector<jobs::job> all;
