@@ -228,8 +228,8 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
 
 bool refused_locally(executor_state& s) {
   std::lock_guard lk(s.mu);
-  return s.closed || s.in_progress || s.job.is_executing() || (s.cfg.once && s.succeeded_once) ||
-         s.cooldown_left_locked() > nanoseconds::zero();
+  nanoseconds cooldown_left{0};
+  return s.refusal_locked(cooldown_left) != refusal_reason::none;
 }
 
 std::exception_ptr refusal(const coordination_config& c, boost::system::error_code ec, nanoseconds left) {

@@ -4,6 +4,7 @@
 #include "deadline.hpp"
 
 #include <jobs/detail/job_access.hpp>
+#include <jobs/detail/start_rules.hpp>
 #include <jobs/executor.hpp>
 
 #include <boost/asio/any_completion_executor.hpp>
@@ -87,6 +88,15 @@ class executor_state {
     return now < cooldown_until ? nanoseconds(cooldown_until - now) : nanoseconds::zero();
   }
 
+  // Under mu: why a start would be refused now (start_rules.hpp, admission); with a cooldown
+  // window open, the time it has still to run in `cooldown_left`. The job's state is read
+  // without its mutex (job_impl::st is atomic): a run started by hand is seen once it is.
+  refusal_reason refusal_locked(nanoseconds& cooldown_left) const {
+    cooldown_left = cooldown_left_locked();
+    return admission({closed, in_progress, job.is_executing(), cfg.once && succeeded_once,
+                      cooldown_left > nanoseconds::zero()});
+  }
+
   // The delay before the attempt after `failed` failed attempts (draws the jitter).
   nanoseconds next_delay(unsigned failed);
 
@@ -108,7 +118,7 @@ const std::exception_ptr& once_error();
 std::string go_duration_text(nanoseconds d);
 steady_clock::time_point saturated_add(steady_clock::time_point t, nanoseconds d) noexcept;
 
-// start.cpp: the local admission and the start (initiate_start without a coordinator).
+// start.cpp: the local start, admission included (initiate_start without a coordinator).
 void admit_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
                  asio::any_io_executor own);
 // coordinated_start.cpp: a start under with_coordinator: the lease, then admit_start.

@@ -1,30 +1,40 @@
-// start_op.hpp — one start of a jobs::executor (private to libexecutor): retry, per-attempt timeout and stop
-// around a job's runs.
+// start_op.hpp — one start of a jobs::executor (private to libexecutor): admission, retry,
+// per-attempt timeout and stop around a job's runs.
 //
 // One start is one `start_op`, a small callback state machine (no coroutine: no frame to
 // allocate, and no exception is thrown anywhere on a successful start):
 //
-//   initiate_start  admission under the executor's mutex (still_pending → once → cooldown);
-//                   refused: the handler is posted with the refusal and nothing else changes.
+//   begin()         the caller's cancellation slot, then, in one critical section of the
+//                   executor's mutex, the admission (start_rules.hpp's admission: closed →
+//                   still_pending → once → cooldown) and the first attempt's launch. Refused: the
+//                   handler is posted with the refusal and nothing else changes.
 //   attempt()       job.async_run through detail::initiate_run (which hands back the run's
 //                   ticket); with a timeout, the attempt's deadline is armed on the executor's
 //                   deadline_timer (deadline.hpp: one timer, re-armed lazily, on the job's
 //                   strand), which cancels the run through its ticket if it comes first. The
 //                   attempt ends when the run ends. A first attempt that the job refuses or
 //                   that cannot launch makes a refused start.
-//   on_run_done()   success → finish; stop requested → finish(canceled); failure → count it,
-//                   then retry_if / on_retry / wait the delay on the timer → attempt().
+//   on_run_done()   what comes next is start_rules.hpp's after_attempt: in one critical
+//                   section the attempt is recorded and a success, a stop or a last failure ends
+//                   the start there; a failure to retry → retry_if / on_retry / wait the delay
+//                   on the timer → attempt().
 //   finish()        outcome into the stats, cooldown opens, on_complete, the start is no longer
 //                   in progress, then the caller's handler on its own executor.
 //
 // Threads. The op's steps run one after another (each step is started by the completion of the
-// previous one, so Asio orders them); only stop() and the caller's cancellation reach it from
-// elsewhere, through `start_op::mu`. Lock order: op mutex → executor mutex → job mutex (the op
-// mutex is never taken under the executor's). stop() decides what it stops under the executor's
-// mutex, cancelling the job's run there. Log records are emitted under these mutexes (the
-// job's "started" and "cancel requested"), and an attempt's params are copied under the op's:
-// a log sink, or a params type's copy constructor, must not call into the executor (README,
-// Logging). No callback of the user's (on_complete, on_retry, retry_if, handlers) runs under any.
+// previous one, so Asio orders them); only stop(), the deadline and the caller's cancellation
+// reach it from elsewhere. What they share with the steps (the phase, the stop, the run's
+// ticket, the delay timer, the armed deadline) is guarded by the executor's mutex: only one
+// start is in progress per executor, so a mutex of the op's own would only add locks. A
+// successful start takes the executor's mutex twice (admission with the launch; the run's end
+// with the start's end; with on_complete, once more for the release) and the job's twice (its
+// run's start and end). Lock order: executor mutex → deadline_timer's → job mutex. Under the
+// executor's mutex the job's run is launched (initiate_run queues it on the strand and never
+// ends it inline: its end takes this mutex) and cancelled (cancel_run only posts the emit).
+// What runs there of the user's: the params' move into the run (and their destructor, if the
+// job refuses it), and log records (the job's "started", "cancel requested", "timed out"), so a
+// log sink must not call into the executor (README, Logging). No callback of the user's
+// (on_complete, on_retry, retry_if, handlers) and no params copy runs under it.
 #pragma once
 
 #include "executor_state.hpp"
@@ -39,6 +49,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <optional>
 #include <tuple>
 
@@ -79,68 +90,82 @@ class start_op : public std::enable_shared_from_this<start_op> {
   start_op(const start_op&) = delete;
   start_op& operator=(const start_op&) = delete;
 
-  // The stats as they were before this start was admitted, put back if the job refuses its
-  // first attempt (a refused start changes nothing).
-  unsigned saved_retries = 0;
-  std::vector<attempt_entry> saved_attempts;
-
-  // Called inside async_start's initiation, right after admission.
+  // async_start's initiation, once the op is made (admit_start): the admission and the first
+  // attempt. Throws only if the caller's slot cannot take our handler, before anything changed
+  // (the handler is destroyed with the op, never invoked).
   void begin(asio::cancellation_slot slot) {
-    initiating_.store(true, std::memory_order_release);
+    // The slot first, outside the mutex (it may allocate, and destroys the slot's previous
+    // handler). A cancellation that arrives between here and the admission (under
+    // with_coordinator this runs from the lease's grant, after async_start has returned) finds
+    // the op idle and marks it stopped; the admission below then refuses the start with
+    // errc::canceled, changing nothing, as a cancellation during the lease's acquire does.
     if (slot.is_connected()) {
       try {
         slot.template emplace<start_cancellation>(start_cancellation{weak_from_this()});
       } catch (...) {
-        // Nothing ran: undo the admission and let the error leave async_start (the handler is
-        // destroyed with the op, never invoked).
-        completed_ = true;
-        std::lock_guard lk(mu_);
-        unadmit();
+        completed_ = true;  // nothing was admitted
         throw;
       }
     }
-    attempt();
+    initiating_.store(true, std::memory_order_release);
+    // The first attempt's params, made before the mutex is taken (a copy runs the user's code).
+    // A copy that throws makes a refused start with its error, as a launch that fails does.
+    std::any p;
+    std::exception_ptr failed;
+    try {
+      p = take_params(1);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    nanoseconds cooldown_left{0};
+    refusal_reason why = refusal_reason::none;
+    launch_result launched;
+    {
+      std::lock_guard lk(exec_->mu);
+      if (!stop_requested_) why = exec_->refusal_locked(cooldown_left);
+      if (why == refusal_reason::none && !stop_requested_ && !failed) {
+        admit_locked();
+        launched = attempt_locked(std::move(p));
+      }
+    }
+    if (!active_) {
+      if (slot.is_connected()) slot.clear();
+      if (!failed) failed = stop_requested_ ? error_ptr(errc::canceled) : refusal_error(why, cooldown_left);
+      return refuse(std::move(failed));
+    }
+    // A first attempt is never stopped: it was checked in the same critical section, and stop()
+    // reaches the op only once that section has made it the start in progress.
+    assert(launched.how != launch_result::stopped);
+    after_launch(std::move(launched));
     initiating_.store(false, std::memory_order_release);
   }
 
-  // stop() (whole) or the caller's cancellation: no further attempt runs and a retry delay is
-  // cut short at once. A running attempt is cancelled by the caller: stop() cancels the job's
-  // current run itself (whoever started it).
-  // Under the executor's mutex (stop()): from now on the op treats the end of its attempt as
-  // stopped, even before request_stop() below has run (the stop cancels the job's run first).
-  void mark_stopped() noexcept { stop_marked_.store(true, std::memory_order_release); }
-
-  void request_stop(bool cancel_own_run) {
-    run_ticket t;
-    {
-      std::lock_guard lk(mu_);
-      if (phase_ == phase::done || stop_acted_) return;
-      stop_acted_ = true;
-      stop_requested_ = true;
-      // The delay timer is touched only under mu_ (here, and where the delay is armed), so
-      // cancel() never races with its own async_wait. In phase::running we cancel the run (its
-      // deadline, if any, is disarmed when the run ends).
-      if (phase_ == phase::delay) delay_timer_->cancel();
-      if (phase_ == phase::running) t = ticket_;
+  // stop() (whole) or the caller's cancellation: no further attempt runs, a retry delay is cut
+  // short at once, and the attempt's run is cancelled (stop() also cancels the job's current
+  // run itself, whoever started it). Under the executor's mutex.
+  void stop_locked() {
+    if (phase_ == phase::done || stop_requested_) return;
+    stop_requested_ = true;
+    if (phase_ == phase::delay) delay_timer_->cancel();
+    // Out of memory the run's cancellation is lost (cancel_run changed nothing); the op is still
+    // marked stopped and ends at its next step.
+    try {
+      if (phase_ == phase::running && !is_unset(ticket_)) cancel_run(ticket_, cancel_reason::canceled);
+    } catch (...) {
     }
-    if (cancel_own_run && !is_unset(t)) cancel_run(t, cancel_reason::canceled);
   }
 
- private:
-  enum class phase : std::uint8_t { idle, running, delay, done };
-
-  // The run's end (run_continuation): inline on the job's strand where the run ended, or, for
-  // a run the job refused, from a post to the job's executor.
-  static void run_ended(const std::shared_ptr<void>& op, std::exception_ptr e) {
-    static_cast<start_op*>(op.get())->on_run_done(std::move(e));
+  // The caller's cancellation (start_cancellation).
+  void request_stop() {
+    std::lock_guard lk(exec_->mu);
+    stop_locked();
   }
 
- public:
   // The deadline armed as `generation` has come (on the job's strand): if that attempt's run is
   // still on, it is cancelled with the reason timeout (the ticket is per run, so this can never
-  // cancel a later run). Lock order op → job; cancel_run runs no callback of the user's.
+  // cancel a later run). cancel_run only posts: it runs no callback of the user's.
   void deadline_reached(std::uint64_t generation) {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(exec_->mu);
     if (phase_ != phase::running || generation != deadline_generation_) return;
     // Out of memory the timeout is lost (cancel_run changes nothing then): the attempt goes on
     // without it.
@@ -151,6 +176,20 @@ class start_op : public std::enable_shared_from_this<start_op> {
   }
 
  private:
+  enum class phase : std::uint8_t { idle, running, delay, done };
+
+  // What attempt_locked() did; the rest is done once the mutex is released.
+  struct launch_result {
+    enum kind : std::uint8_t { launched, stopped, failed } how = launched;
+    std::exception_ptr error;  // failed: why the run could not be launched
+  };
+
+  // The run's end (run_continuation): inline on the job's strand where the run ended, or, for
+  // a run the job refused, from a post to the job's executor.
+  static void run_ended(const std::shared_ptr<void>& op, std::exception_ptr e) {
+    static_cast<start_op*>(op.get())->on_run_done(std::move(e));
+  }
+
   struct delay_done {
     std::shared_ptr<start_op> op;
     void operator()(boost::system::error_code) { op->attempt(); }
@@ -158,148 +197,197 @@ class start_op : public std::enable_shared_from_this<start_op> {
 
   const executor_config& cfg() const noexcept { return exec_->cfg; }
 
-  // Under mu_.
-  bool stopped_locked() const noexcept {
-    return stop_requested_ || stop_marked_.load(std::memory_order_acquire);
+  // Attempt `n`'s params: the last attempt takes them; earlier ones get a copy.
+  std::any take_params(unsigned n) { return n >= cfg().attempts ? std::move(params_) : params_; }
+
+  // Under the executor's mutex: this op becomes the start in progress. What the start replaces
+  // in the stats is kept, to be put back if the job refuses its first attempt (a refused start
+  // changes nothing).
+  void admit_locked() {
+    active_ = true;
+    auto& s = *exec_;
+    s.in_progress = true;
+    s.active = this;
+    s.active_id = ++s.admissions;
+    s.current = weak_from_this();
+    saved_retries_ = std::exchange(s.retries, 0);
+    saved_attempts_ = std::exchange(s.attempts, std::move(s.spare_attempts));
+    ++s.starts;
   }
 
+  // Why the admission refused a start.
+  static std::exception_ptr refusal_error(refusal_reason why, nanoseconds cooldown_left) {
+    switch (why) {
+      case refusal_reason::shutting_down: return error_ptr(errc::shutting_down);
+      case refusal_reason::still_pending: return error_ptr(errc::still_pending);
+      case refusal_reason::once: return once_error();
+      case refusal_reason::cooldown:
+      case refusal_reason::none: break;
+    }
+    return std::make_exception_ptr(
+        error(errc::cooldown, "job is still in cooldown, " + go_duration_text(cooldown_left) + " left"));
+  }
+
+  // Refused at admission: nothing changed; the refusal goes through the handler like any other
+  // outcome, never inside async_start, on the handler's own executor (the job's context may have
+  // shut down).
+  void refuse(std::exception_ptr e) {
+    completed_ = true;
+    try {
+      JOBS_LOG(user_logger_of(*exec_->impl), debug, exec_->job.id(),
+               "job " << exec_->job.id() << " start refused: " << describe(e));
+    } catch (...) {
+    }
+    post_completion(own_, std::move(handler_), std::move(work_), std::move(e));
+  }
+
+  // Attempt k > 1 (after a failed one, from its end or its delay).
   void attempt() {
-    std::exception_ptr failed_to_launch;
-    bool stopped = false;
+    // The params outside the mutex: a copy runs the user's code. One that throws makes a failed
+    // attempt like one that cannot launch (unless the start was stopped meanwhile).
+    std::any p;
+    std::exception_ptr copy_failed;
+    try {
+      p = take_params(attempt_no_ + 1);
+    } catch (...) {
+      copy_failed = std::current_exception();
+    }
+    launch_result r;
     {
-      // Held until this step is over: once the run is launched its completion may run on
-      // another thread at once, and on_run_done() starts by taking mu_, so it sees everything
-      // written here (attempt_no_, refused_, the ticket).
-      std::unique_lock lk(mu_);
-      if (stopped_locked()) {
-        stopped = true;
+      std::lock_guard lk(exec_->mu);
+      if (!copy_failed) {
+        r = attempt_locked(std::move(p));
+      } else if (stop_requested_) {
+        r = {launch_result::stopped, nullptr};
       } else {
         ++attempt_no_;
-        phase_ = phase::running;
-        timed_out_ = false;
-        run_final_ = state::created;
-        ticket_.reset();
-        attempt_started_ = steady_clock::now();
-        try {
-          // The last attempt takes the params; earlier ones get a copy.
-          std::any p = attempt_no_ >= cfg().attempts ? std::move(params_) : params_;
-          initiate_run(exec_->impl, std::move(p), run_continuation{&run_ended, shared_from_this()}, &ticket_,
-                       &run_final_);
-          if (cfg().timeout > nanoseconds::zero() && !is_unset(ticket_)) arm_deadline();
-          if (is_unset(ticket_) && attempt_no_ == 1) {
-            // The job refused the first run (it was started on its own with job.run() between
-            // our admission check and here): the start is refused with errc::still_pending and
-            // changes nothing. The refusal arrives through the run's continuation (posted by the job).
-            // Lock order op → executor → job is never reversed (the executor mutex is never held
-            // while taking an op's mutex).
-            refused_ = true;
-            unadmit();
-          }
-        } catch (...) {
-          failed_to_launch = std::current_exception();
-          phase_ = phase::idle;
-          if (attempt_no_ == 1) {
-            // The first attempt could not be launched (the job's execution context has shut
-            // down, or an allocation failed): nothing ran, so this is a refused start like the
-            // job's own refusal above — the stats and the cooldown are untouched, on_complete is
-            // not called, and the error reaches the handler posted, never inside async_start.
-            refused_ = true;
-            unadmit();
-          }
-        }
+        r = {launch_result::failed, std::move(copy_failed)};
       }
-      // A stop() that took mu_ before us was seen above (no run started); one that takes it
-      // after us finds the run's ticket, and stop() cancels the job's run itself in any case.
     }
-    if (stopped) {
-      if (attempt_no_ == 0) {
-        // Stopped between admission and the first launch: still inside async_start (begin()),
-        // where on_complete must not run. The start ends, canceled, from the handler's own
-        // executor. If even that post fails (std::bad_alloc), nothing has run: a refused start.
-        try {
-          asio::post(own_, [op = shared_from_this()] {
-            op->finish(error_ptr(errc::canceled), start_end::canceled);
-          });
-        } catch (...) {
-          std::lock_guard lk(mu_);
-          completed_ = true;
-          unadmit();
-          throw;
-        }
-        return;
+    after_launch(std::move(r));
+  }
+
+  // Under the executor's mutex, held until the launch is over: once the run is launched its end
+  // may run on another thread at once, and on_run_done() takes the mutex before it reads what
+  // is written here (attempt_no_, refused_, the ticket; run_ is the job's to write by then). A
+  // stop that took the mutex before us is seen here (no run starts); one that takes it after us
+  // finds the run's ticket.
+  launch_result attempt_locked(std::any p) {
+    if (stop_requested_) return {launch_result::stopped, nullptr};
+    ++attempt_no_;
+    phase_ = phase::running;
+    timed_out_ = false;
+    run_ = run_result{};
+    ticket_.reset();
+    try {
+      initiate_run(exec_->impl, std::move(p), run_continuation{&run_ended, shared_from_this()}, &ticket_,
+                   &run_);
+      if (cfg().timeout > nanoseconds::zero() && !is_unset(ticket_)) arm_deadline();
+      if (is_unset(ticket_) && attempt_no_ == 1) {
+        // The job refused the first run (it was started on its own with job.run() between our
+        // admission check and here, or its registry is draining): the start is refused with the
+        // job's error and changes nothing. The refusal arrives through the run's continuation
+        // (posted by the job).
+        refused_ = true;
+        unadmit_locked();
       }
-      return finish(error_ptr(errc::canceled), start_end::canceled);
-    }
-    if (failed_to_launch) {
-      if (refused_) return complete(std::move(failed_to_launch));
-      // Attempt k > 1 could not be launched: a failed attempt like any other, in the stats.
-      record({attempt_outcome::failed, failed_to_launch, nanoseconds::zero()}, true);
-      return finish(std::move(failed_to_launch), start_end::failed);
+      return {launch_result::launched, nullptr};
+    } catch (...) {
+      phase_ = phase::idle;
+      if (attempt_no_ == 1) {
+        // The first attempt could not be launched (the job's execution context has shut down,
+        // or an allocation failed): nothing ran, so this is a refused start like the job's own
+        // refusal above — the stats and the cooldown are untouched, on_complete is not called,
+        // and the error reaches the handler posted, never inside async_start.
+        refused_ = true;
+        unadmit_locked();
+      }
+      return {launch_result::failed, std::current_exception()};
     }
   }
 
-  // Under mu_ (lock order op → executor): the start is refused after all; puts back the stats
-  // as they were before its admission and ends it.
-  void unadmit() {
-    {
-      std::lock_guard elk(exec_->mu);
-      exec_->retries = saved_retries;
-      exec_->attempts = std::move(saved_attempts);
-      --exec_->starts;
+  // After attempt_locked(), the mutex released.
+  void after_launch(launch_result r) {
+    if (refused_) exec_->cv.notify_all();  // unadmit_locked() released the start
+    switch (r.how) {
+      case launch_result::launched: return;
+      case launch_result::stopped: return finish(error_ptr(errc::canceled), start_end::canceled);
+      case launch_result::failed:
+        if (refused_) return complete(std::move(r.error));
+        // Attempt k > 1 could not be launched: a failed attempt like any other, in the stats.
+        record({attempt_outcome::failed, r.error, nanoseconds::zero()}, true);
+        return finish(std::move(r.error), start_end::failed);
     }
-    exec_->release(this);
+  }
+
+  // Under the executor's mutex: the start is refused after all; puts back the stats as they
+  // were before its admission and releases it (cv.notify_all() once the mutex is released).
+  void unadmit_locked() {
+    exec_->retries = saved_retries_;
+    exec_->attempts = std::move(saved_attempts_);
+    --exec_->starts;
+    exec_->release_locked(this);
   }
 
   void arm_deadline() {
-    // Under mu_, once the run is launched (its end takes mu_ first, so it disarms after this).
-    // Out of memory (or the timer cannot be made), this one attempt goes without its timeout
-    // rather than failing after its run was launched.
+    // Under the executor's mutex, once the run is launched (its end takes the mutex first, so it
+    // disarms after this). Out of memory (or the timer cannot be made), this one attempt goes
+    // without its timeout rather than failing after its run was launched. The timeout counts
+    // from here, the attempt's launch.
     try {
       deadline_generation_ = exec_->deadline.arm(
-          exec_, *exec_->impl, saturated_add(attempt_started_, cfg().timeout), weak_from_this());
+          exec_, *exec_->impl, saturated_add(steady_clock::now(), cfg().timeout), weak_from_this());
     } catch (...) {
     }
   }
 
   void on_run_done(std::exception_ptr e) {
-    bool stopped, refused;
-    nanoseconds took;
-    bool timed_out;
+    // The attempts this start replaced are no longer needed once one of its runs has run (only
+    // a refused first attempt puts them back): destroyed here, outside the mutex, and their
+    // buffer kept for the next start (end_locked). Not for a run the job refused: that may be
+    // the first, whose refusal is posted by the job as it refuses, so that this can run on
+    // another thread while begin() still holds the mutex and is about to put them back. The job
+    // writes run_ before calling us, for a run that ran only.
+    if (run_.final != state::created) saved_attempts_.clear();
+    // The attempt's duration is its run's execution time, which the job measured (no clock
+    // read of our own: on a VM's vDSO a read is a sizeable part of a start).
+    const nanoseconds took = run_.took;
+    bool refused;
+    attempt_end_decision d{};
     {
-      std::lock_guard lk(mu_);
-      took = steady_clock::now() - attempt_started_;
-      // A run that succeeded ends the start whatever else happens (a stop arriving now would
-      // find nothing to cancel): done at once, so that finish() need not take mu_ again.
-      phase_ = (!e && !refused_) ? phase::done : phase::idle;
-      stopped = stopped_locked();
-      refused = refused_;
-      timed_out = timed_out_;
+      // One critical section: the stop is read, the attempt recorded and, unless it is retried,
+      // the start ended (a stop arriving after it finds the start done).
+      std::lock_guard lk(exec_->mu);
       if (deadline_generation_ != 0) exec_->deadline.disarm(std::exchange(deadline_generation_, 0));
+      refused = refused_;
+      if (!refused) {
+        d = after_attempt({.succeeded = !e,
+                           .stopped = stop_requested_,
+                           .run_failed = run_.final == state::failed,
+                           .timed_out = timed_out_,
+                           .draining = e && e == error_ptr(errc::shutting_down),
+                           .attempt = attempt_no_,
+                           .attempts = cfg().attempts});
+        // A canceled attempt keeps the body's own exception, if any (it is also job.error()).
+        attempt_entry a{d.recorded, e, took};
+        switch (d.next) {
+          case start_next::succeed: end_locked(start_end::succeeded, &a, false); break;
+          case start_next::fail: end_locked(start_end::failed, &a, d.counts_as_retry); break;
+          case start_next::cancel: end_locked(start_end::canceled, &a, d.counts_as_retry); break;
+          case start_next::retry:
+            record_locked(std::move(a), d.counts_as_retry);
+            phase_ = phase::idle;
+            break;
+        }
+      }
     }
     if (refused) return complete(std::move(e));  // the job refused the first run: a refused start
-
-    if (!e) {
-      attempt_entry a{attempt_outcome::succeeded, nullptr, took};
-      return finish(nullptr, start_end::succeeded, &a);
+    switch (d.next) {
+      case start_next::succeed: return ended(nullptr);
+      case start_next::fail: return ended(std::move(e));
+      case start_next::cancel: return ended(error_ptr(errc::canceled));
+      case start_next::retry: break;
     }
-    if (stopped) {
-      if (run_final_ == state::failed) {
-        // The attempt had failed on its own before the stop reached its run (a run the stop
-        // cancelled ends `canceled`): a failed attempt, counted in retries; no further one runs.
-        // If it was the last, the outcome was decided before the stop: the start failed.
-        record({timed_out ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
-        if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
-        return finish(error_ptr(errc::canceled), start_end::canceled);
-      }
-      // Ended by stop() or the caller's cancellation: not a failed attempt. The body's own
-      // exception, if any, stays in job.error().
-      record({attempt_outcome::canceled, std::move(e), took}, false);
-      return finish(error_ptr(errc::canceled), start_end::canceled);
-    }
-    record({timed_out ? attempt_outcome::timed_out : attempt_outcome::failed, e, took}, true);
-    if (attempt_no_ >= cfg().attempts) return finish(std::move(e), start_end::failed);
-    // The job refused this attempt because its registry is draining: no further attempt either.
-    if (e == error_ptr(errc::shutting_down)) return finish(std::move(e), start_end::failed);
 
     nanoseconds delay{0};
     try {
@@ -318,14 +406,13 @@ class start_op : public std::enable_shared_from_this<start_op> {
     }
     if (delay <= nanoseconds::zero()) return attempt();
 
-    std::unique_lock lk(mu_);
-    if (stopped_locked()) {
+    std::unique_lock lk(exec_->mu);
+    if (stop_requested_) {
       lk.unlock();
       return finish(error_ptr(errc::canceled), start_end::canceled);
     }
     try {
-      // A stop marked after this check takes mu_ in request_stop() after us and cancels the
-      // timer armed here.
+      // A stop after this check takes the mutex after us and cancels the timer armed here.
       // On the job's executor, not its strand: a run started by hand on the job must not hold
       // up stop() cutting the delay short, nor the next attempt.
       if (!delay_timer_) delay_timer_.emplace(exec_->job.get_executor());
@@ -352,36 +439,44 @@ class start_op : public std::enable_shared_from_this<start_op> {
     exec_->attempts.push_back(std::move(a));
   }
 
-  // The start's end. `last`: the attempt that ended it, if not recorded yet (a success), recorded
-  // in the same critical section as the counters; without on_complete, the start is released
-  // there too (one lock of the executor's mutex for the whole end of a start).
-  void finish(std::exception_ptr e, start_end how, attempt_entry* last = nullptr) {
-    if (!last) {  // (on_run_done marked the success it passes here done already)
-      std::lock_guard lk(mu_);
-      phase_ = phase::done;
-    }
-    const bool hook = static_cast<bool>(cfg().on_complete);
-    // The attempts this start replaced are no longer needed (only a refused start puts them
-    // back): destroyed here, outside the mutex, and their buffer kept for the next start.
-    saved_attempts.clear();
+  // The start's end where no run's end decided it (on_run_done ends those itself): a stop or
+  // a failure around a retry.
+  void finish(std::exception_ptr e, start_end how) {
     {
       std::lock_guard lk(exec_->mu);
-      if (exec_->spare_attempts.capacity() == 0) exec_->spare_attempts.swap(saved_attempts);
-      if (last) record_locked(std::move(*last), false);
-      switch (how) {
-        case start_end::succeeded:
-          ++exec_->successes;
-          if (cfg().once) exec_->succeeded_once = true;
-          break;
-        case start_end::failed: ++exec_->failures; break;
-        case start_end::canceled: ++exec_->cancellations; break;
-      }
-      // The window opens when the start ends, whatever its outcome.
-      if (cfg().cooldown > nanoseconds::zero())
-        exec_->cooldown_until = saturated_add(steady_clock::now(), cfg().cooldown);
-      if (!hook) exec_->release_locked(this);
+      end_locked(how, nullptr, false);
     }
-    if (!hook) {
+    ended(std::move(e));
+  }
+
+  // Under the executor's mutex: the start is done; `last`, the attempt that ended it if not
+  // recorded yet (`last_failed`: a failed attempt, counted in retries), into the history with
+  // the outcome's counters; the cooldown window opens; without on_complete, the start is
+  // released here too.
+  void end_locked(start_end how, attempt_entry* last, bool last_failed) {
+    phase_ = phase::done;
+    // Emptied by on_run_done (every start that ends here has had a run end): the spare buffer
+    // must stay empty.
+    assert(saved_attempts_.empty());
+    if (exec_->spare_attempts.capacity() == 0) exec_->spare_attempts.swap(saved_attempts_);
+    if (last) record_locked(std::move(*last), last_failed);
+    switch (how) {
+      case start_end::succeeded:
+        ++exec_->successes;
+        if (cfg().once) exec_->succeeded_once = true;
+        break;
+      case start_end::failed: ++exec_->failures; break;
+      case start_end::canceled: ++exec_->cancellations; break;
+    }
+    // The window opens when the start ends, whatever its outcome.
+    if (cfg().cooldown > nanoseconds::zero())
+      exec_->cooldown_until = saturated_add(steady_clock::now(), cfg().cooldown);
+    if (!cfg().on_complete) exec_->release_locked(this);
+  }
+
+  // After end_locked(), the mutex released: on_complete, the release, the caller's handler.
+  void ended(std::exception_ptr e) {
+    if (!cfg().on_complete) {
       exec_->cv.notify_all();
       return complete(std::move(e));
     }
@@ -429,20 +524,21 @@ class start_op : public std::enable_shared_from_this<start_op> {
 
   // Touched by one step at a time (Asio orders the steps).
   unsigned attempt_no_ = 0;
-  steady_clock::time_point attempt_started_{};
-  bool timed_out_ = false;  // under mu_: the deadline cancelled this attempt's run
-  // The attempt's run's final state, written by the job when the run ends, before the run's
-  // handler is posted (created: the job refused the run or it never ended).
-  state run_final_ = state::created;
+  // The attempt's run's final state and execution time, written by the job when the run ends,
+  // before the run's continuation is called (state::created: the job refused the run).
+  run_result run_;
+  bool active_ = false;  // admitted (begin() only)
   bool refused_ = false;
   bool completed_ = false;
+  // The stats as they were before this start was admitted, put back if the job refuses its
+  // first attempt.
+  unsigned saved_retries_ = 0;
+  std::vector<attempt_entry> saved_attempts_;
 
-  // Shared with stop() and the caller's cancellation.
-  std::mutex mu_;
+  // Shared with stop(), the deadline and the caller's cancellation: under the executor's mutex.
   phase phase_ = phase::idle;
   bool stop_requested_ = false;
-  bool stop_acted_ = false;               // request_stop() has run
-  std::atomic<bool> stop_marked_{false};  // mark_stopped(), under the executor's mutex
+  bool timed_out_ = false;  // the deadline cancelled this attempt's run
   run_ticket ticket_;
   std::optional<asio::steady_timer> delay_timer_;  // the retry delay, on the job's executor
   std::uint64_t deadline_generation_ = 0;          // the attempt's armed deadline (0: none)

@@ -10,29 +10,29 @@ void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
   {
     // One critical section decides what this stop stops and what it waits for, so that a start
     // admitted concurrently is either stopped and waited for (admitted before) or neither
-    // (after). The start in progress is marked stopped before the job's run is cancelled, so its
-    // attempt cannot end as a failure and retry; the job's run is cancelled under the mutex, so
-    // a start admitted after this section never has its run cancelled by this stop. Lock order:
-    // executor mutex → job mutex (cancel and async_wait only queue or post work).
+    // (after). The job's run is cancelled first (whoever started it: from the job's strand,
+    // cancel() emits inline), then the start in progress is stopped: its retry delay is cut
+    // short, no further attempt runs, and its own run is cancelled if the job's cancel did not
+    // reach it. Its attempt cannot end as a failure and retry in between: a run's end takes this
+    // mutex before it looks at the stop, and a start launches its attempts under this mutex, so
+    // none is between its stop check and its launch. A start admitted after this section never
+    // has its run cancelled by this stop. Lock order: executor mutex → job mutex (cancel and
+    // async_wait only queue or post work, or emit into the body's slot).
     std::lock_guard lk(s->mu);
     op = s->current.lock();
-    if (op) op->mark_stopped();
     // Out of memory the job's run is not cancelled (cancel() changed nothing): the stop still
-    // ends the start in progress (marked above, its own run cancelled below) and waits for that
-    // run to end on its own, rather than leaving async_stop half done.
+    // ends the start in progress (its own run cancelled by stop_locked, if memory allows) and
+    // waits for that run to end on its own, rather than leaving async_stop half done.
     try {
       s->job.cancel();
     } catch (...) {
     }
+    if (op) op->stop_locked();
     if (s->in_progress)
       s->stop_waiters.push_back(std::move(w));
     else
       initiate_wait(s->impl, wait_handler(std::move(w)));
   }
-  // Cuts a retry delay short and cancels the op's own run: one its attempt launched after the
-  // job.cancel() above (the op's mutex is never taken under the executor's, so the attempt may
-  // have been between its stop check and its launch then).
-  if (op) op->request_stop(true);
 }
 
 // executor::stop(wait), after its deadlock checks.
@@ -46,7 +46,6 @@ void stop_starts(executor_state& s, bool wait) {
   {
     std::lock_guard lk(s.mu);
     op = s.current.lock();
-    if (op) op->mark_stopped();
     start = s.active_id;
     if (wait) run = run_generation(*s.impl);
     try {
@@ -54,8 +53,8 @@ void stop_starts(executor_state& s, bool wait) {
     } catch (...) {
       failed = std::current_exception();  // (std::bad_alloc: the run goes on)
     }
+    if (op) op->stop_locked();
   }
-  if (op) op->request_stop(true);
   // The start in progress is stopped all the same; the caller learns that the job's run was not
   // cancelled, and does not wait for a run that may never end.
   if (failed) std::rethrow_exception(failed);

@@ -35,7 +35,7 @@ bool job_impl::cancel_locked(std::unique_lock<std::mutex>& lk, std::shared_ptr<r
   // has started (a body cancelling itself, a handler on the job's strand) emits right here,
   // after the mutex is released (an emit runs the awaited operation's cancellation handler,
   // which may call back into the job). Anywhere else, and for the library's own cancellations
-  // (cancel_run: the executor's timeout and stop hold the start's mutex), the emit is posted to
+  // (cancel_run: the executor's timeout and stop hold the executor's mutex), the emit is posted to
   // the strand. If it runs there before the launch (a launch deferred by a start on the strand,
   // see queue_launch), it is left pending and the launch makes it once the body has suspended.
   // The post runs nothing inline, so holding mu here is safe.

@@ -63,7 +63,7 @@ run_end job_impl::finish(run_state& rs, std::exception_ptr e, bool on_strand) no
     final = out.final;
     st.store(final, std::memory_order_release);
     run_clock = took;
-    if (rs.final_out) *rs.final_out = final;
+    if (rs.result) *rs.result = run_result{final, took};
     error = run_error_ptr;
     error_kind = out.error;
     if (out.error == run_error::body) {

@@ -29,13 +29,13 @@ void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handl
 }
 
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket,
-                  state* final_out) {
-  checked(j).start(j, std::move(params), std::move(h), ticket, final_out);
+                  run_result* result) {
+  checked(j).start(j, std::move(params), std::move(h), ticket, result);
 }
 
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_continuation then,
-                  run_ticket* ticket, state* final_out) {
-  checked(j).start(j, std::move(params), run_handler{}, ticket, final_out, std::move(then));
+                  run_ticket* ticket, run_result* result) {
+  checked(j).start(j, std::move(params), run_handler{}, ticket, result, std::move(then));
 }
 
 jobs::logger* user_logger_of(const job_impl& j) noexcept { return j.lifecycle_logger(); }

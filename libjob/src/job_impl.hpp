@@ -224,7 +224,7 @@ struct run_state {
   bool ended_on_strand = false;  // strand only: no more emits into `signal`
   bool emit_pending = false;     // strand only: a cancel's emit came before the launch
   bool has_fencing = false;      // immutable while the run exists
-  state* final_out = nullptr;    // where finish() writes the run's final state (the executor's)
+  run_result* result = nullptr;  // where finish() writes the run's final state and time (the executor's)
   // The body's cancellation signal: the parent slot of the run's coroutine. Not thread-safe:
   // touched only on the job's strand (launch() connects it, cancel emits it there).
   asio::cancellation_signal signal;
@@ -241,7 +241,7 @@ class job_impl {
   /// `self` is the job's own shared_ptr, which the run keeps (a job_impl does not derive from
   /// enable_shared_from_this: its weak_ptr would be 16 bytes in every job).
   bool start(const std::shared_ptr<job_impl>& self, std::any params, run_handler h, run_ticket* ticket,
-             state* final_out = nullptr, run_continuation then = {});
+             run_result* result = nullptr, run_continuation then = {});
   void launch(const std::shared_ptr<run_state>& rs);
   /// Posts a run's continuation to the job's executor with `e` (a refused run, or a run
   /// whose end could not call it inline); returns false.

@@ -184,7 +184,7 @@ bool job_impl::post_then(run_continuation then, const std::exception_ptr& e) {
 }
 
 bool job_impl::start(const std::shared_ptr<job_impl>& self, std::any params, run_handler h,
-                     run_ticket* ticket, state* final_out, run_continuation then) {
+                     run_ticket* ticket, run_result* result_out, run_continuation then) {
   // Everything that can fail is done before the state changes: a failed start leaves the job
   // exactly as it was.
   assert(self.get() == this);
@@ -192,7 +192,7 @@ bool job_impl::start(const std::shared_ptr<job_impl>& self, std::any params, run
   auto rs = std::make_shared<run_state>();
   rs->job = self;
   rs->params = std::move(params);
-  rs->final_out = final_out;
+  rs->result = result_out;
   asio::cancellation_slot caller_slot;
   if (h) {
     auto work = tracked(asio::get_associated_executor(h, ex.completion()));

@@ -420,6 +420,76 @@ BOOST_AUTO_TEST_CASE(params_reach_every_attempt) {
   BOOST_TEST(seen == (std::vector<int>{42, 42, 42}), boost::test_tools::per_element());
 }
 
+// Params whose copy throws on the `fail_at`-th copy (moves never throw, and are not counted).
+struct copy_bomb {
+  std::shared_ptr<int> copies;
+  int fail_at;
+  std::string payload = std::string(64, 'x');  // kept out of std::any's local buffer
+  copy_bomb(std::shared_ptr<int> c, int f) : copies(std::move(c)), fail_at(f) {}
+  copy_bomb(const copy_bomb& o) : copies(o.copies), fail_at(o.fail_at), payload(o.payload) {
+    if (++*copies == fail_at) throw test_error("params copy " + std::to_string(fail_at));
+  }
+  copy_bomb(copy_bomb&&) noexcept = default;
+};
+
+BOOST_AUTO_TEST_CASE(a_params_copy_that_throws_fails_its_attempt) {
+  // Attempt 2's copy throws: a failed attempt like one that cannot launch, counted, and the
+  // start ends failed with that error through the handler, after on_complete.
+  asio::io_context io;
+  auto p = std::make_shared<probe>();
+  jobs::job j(io, "copy", always_fail(p));
+  int completes = 0;
+  jobs::executor exec(j, jobs::with_retry(3, 0ms), jobs::on_complete([&](const jobs::job&) { ++completes; }));
+  auto copies = std::make_shared<int>(0);
+  outcome out;
+  exec.async_start(copy_bomb(copies, 2), out.handler());
+  run_all(io);
+  BOOST_TEST_REQUIRE(out.done);
+  BOOST_TEST(what_of(out.error) == "params copy 2");
+  BOOST_TEST(completes == 1);
+  BOOST_TEST(p->calls == 1);  // attempt 2 never ran
+  const auto st = exec.stats();
+  BOOST_TEST(st.starts == 1u);
+  BOOST_TEST(st.failures == 1u);
+  BOOST_TEST(st.retries == 2u);
+  BOOST_TEST(!st.in_progress);
+  BOOST_TEST_REQUIRE(st.attempts.size() == 2u);
+  BOOST_TEST(st.attempts[0].error == "failure 1");
+  BOOST_TEST(st.attempts[1].outcome == jobs::attempt_outcome::failed);
+  BOOST_TEST(st.attempts[1].error == "params copy 2");
+}
+
+BOOST_AUTO_TEST_CASE(a_first_params_copy_that_throws_refuses_the_start) {
+  // The first attempt's copy throws: nothing ran, so the start is refused with that error,
+  // through the handler and never inside async_start; the stats and on_complete are untouched.
+  asio::io_context io;
+  auto p = std::make_shared<probe>();
+  jobs::job j(io, "copy", succeed(p));
+  int completes = 0;
+  jobs::executor exec(j, jobs::with_retry(2, 0ms), jobs::on_complete([&](const jobs::job&) { ++completes; }));
+  auto copies = std::make_shared<int>(0);
+  outcome out;
+  exec.async_start(copy_bomb(copies, 1), out.handler());
+  BOOST_TEST(!out.done);
+  BOOST_TEST(!exec.stats().in_progress);
+  run_all(io);
+  BOOST_TEST_REQUIRE(out.done);
+  BOOST_TEST(what_of(out.error) == "params copy 1");
+  BOOST_TEST(completes == 0);
+  BOOST_TEST(p->calls == 0);
+  const auto st = exec.stats();
+  BOOST_TEST(st.starts == 0u);
+  BOOST_TEST(st.attempts.empty());
+  // The executor is usable: the next start (copy 2 and on) succeeds.
+  io.restart();
+  outcome next;
+  exec.async_start(copy_bomb(copies, 0), next.handler());
+  run_all(io);
+  BOOST_TEST(next.done);
+  BOOST_TEST(!next.error);
+  BOOST_TEST(p->calls == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(executor_stop)

@@ -5,6 +5,7 @@
 #include <jobs/detail/lifecycle.hpp>
 #include <jobs/job.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -34,15 +35,22 @@ struct run_continuation {
   explicit operator bool() const noexcept { return fn != nullptr; }
 };
 
+/// What the job writes about a run as it ends, for the run's internal caller (the executor).
+struct run_result {
+  state final = state::created;      ///< created: the job refused the run, or it never ended
+  std::chrono::nanoseconds took{0};  ///< the run's execution time, as job.execution_time() gives it
+};
+
 /// initiate_run with a continuation instead of a handler.
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_continuation then,
-                  run_ticket* ticket, state* final_out);
+                  run_ticket* ticket, run_result* result);
 
 /// async_run's initiation, also handing back the run's ticket when the run was admitted
-/// (the ticket is set before the body can start). With `final_out`, the run's final state is
-/// written there when it ends, before its handler is posted (the handler's owner keeps it alive).
+/// (the ticket is set before the body can start). With `result`, the run's final state and
+/// execution time are written there when it ends, before its handler is posted or its
+/// continuation called (the caller keeps it alive).
 void initiate_run(const std::shared_ptr<job_impl>& j, std::any params, run_handler h, run_ticket* ticket,
-                  state* final_out = nullptr);
+                  run_result* result = nullptr);
 
 /// Requests cancellation of the run `t` with the given reason: running -> canceling and the
 /// body's slot fires. False if that run has ended or is already canceling.
