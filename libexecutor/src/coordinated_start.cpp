@@ -226,10 +226,9 @@ class lease_run : public std::enable_shared_from_this<lease_run> {
   bool lost_ = false;
 };
 
-bool refused_locally(executor_state& s) {
+refusal_reason refused_locally(executor_state& s, nanoseconds& cooldown_left) {
   std::lock_guard lk(s.mu);
-  nanoseconds cooldown_left{0};
-  return s.refusal_locked(cooldown_left) != refusal_reason::none;
+  return s.refusal_locked(cooldown_left);
 }
 
 std::exception_ptr refusal(const coordination_config& c, boost::system::error_code ec, nanoseconds left) {
@@ -291,11 +290,14 @@ void give_back_cancelled(const coordination_config& c, std::uint64_t epoch, star
 
 void initiate_coordinated_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
                                 asio::any_io_executor own) {
-  // Refused locally (still pending, once, cooldown, draining): as without a coordinator, and
-  // without asking the store.
-  if (refused_locally(*s)) return admit_start(s, std::move(params), std::move(h), std::move(own));
   if (!own) own = s->job.get_executor();
   auto work = tracked(asio::get_associated_executor(h, completion_executor(s->job.get_executor())));
+  // Refused locally (still pending, once, cooldown, draining): as without a coordinator, and
+  // without asking the store. Refused here, not by admit_start: a refusal that has cleared by
+  // then (a cooldown that ended) would admit a start that holds no lease.
+  nanoseconds cooldown_left{0};
+  if (const auto why = refused_locally(*s, cooldown_left); why != refusal_reason::none)
+    return refuse_start(*s, refusal_error(why, cooldown_left), std::move(h), std::move(work), own);
   asio::cancellation_slot slot = asio::get_associated_cancellation_slot(h);
   const auto& c = *s->cfg.coordination;
   std::shared_ptr<acquire_cancellation> cancel;

@@ -118,6 +118,11 @@ const std::exception_ptr& once_error();
 std::string go_duration_text(nanoseconds d);
 steady_clock::time_point saturated_add(steady_clock::time_point t, nanoseconds d) noexcept;
 
+// start.cpp: why a start is refused, as the error its handler gets; a refused start's end (its
+// handler posted with that error: nothing else changes).
+std::exception_ptr refusal_error(refusal_reason why, nanoseconds cooldown_left);
+void refuse_start(const executor_state& s, std::exception_ptr e, start_handler h,
+                  asio::any_completion_executor work, const asio::any_io_executor& own);
 // start.cpp: the local start, admission included (initiate_start without a coordinator).
 void admit_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,
                  asio::any_io_executor own);

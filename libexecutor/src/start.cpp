@@ -13,8 +13,8 @@ void attempt_deadline_reached(const std::shared_ptr<start_op>& op, std::uint64_t
 
 void start_cancellation::operator()(asio::cancellation_type_t type) const {
   if (!stops_operation(type)) return;
-  // Run inside whoever emitted the signal: never throw into it (out of memory, the op is still
-  // marked stopped and ends at its next step; only its run's cancellation is lost).
+  // Run inside whoever emitted the signal: never throw into it (stop_locked itself swallows a
+  // failed cancel of the run; what is left to throw here is a timer's cancel).
   try {
     if (auto o = op.lock()) o->request_stop();
   } catch (...) {
@@ -27,6 +27,30 @@ void initiate_start(const std::shared_ptr<executor_state>& s, std::any params, s
   if (s->cfg.coordination)
     return initiate_coordinated_start(s, std::move(params), std::move(h), std::move(own));
   admit_start(s, std::move(params), std::move(h), std::move(own));
+}
+
+std::exception_ptr refusal_error(refusal_reason why, nanoseconds cooldown_left) {
+  switch (why) {
+    case refusal_reason::shutting_down: return error_ptr(errc::shutting_down);
+    case refusal_reason::still_pending: return error_ptr(errc::still_pending);
+    case refusal_reason::once: return once_error();
+    case refusal_reason::cooldown:
+    case refusal_reason::none: break;
+  }
+  return std::make_exception_ptr(
+      error(errc::cooldown, "job is still in cooldown, " + go_duration_text(cooldown_left) + " left"));
+}
+
+void refuse_start(const executor_state& s, std::exception_ptr e, start_handler h,
+                  asio::any_completion_executor work, const asio::any_io_executor& own) {
+  try {
+    JOBS_LOG(user_logger_of(*s.impl), debug, s.job.id(),
+             "job " << s.job.id() << " start refused: " << describe(e));
+  } catch (...) {
+  }
+  // The refusal goes through the handler like any other outcome, never inside async_start, on
+  // the handler's own executor (the job's context may have shut down).
+  post_completion(own, std::move(h), std::move(work), std::move(e));
 }
 
 void admit_start(const std::shared_ptr<executor_state>& s, std::any params, start_handler h,

@@ -8,9 +8,10 @@
 //                   executor's mutex, the admission (start_rules.hpp's admission: closed →
 //                   still_pending → once → cooldown) and the first attempt's launch. Refused: the
 //                   handler is posted with the refusal and nothing else changes.
-//   attempt()       job.async_run through detail::initiate_run (which hands back the run's
-//                   ticket); with a timeout, the attempt's deadline is armed on the executor's
-//                   deadline_timer (deadline.hpp: one timer, re-armed lazily, on the job's
+//   attempt_locked() job.async_run through detail::initiate_run (which hands back the run's
+//                   ticket): the first from begin(), the next ones from attempt(), after a
+//                   failed one and its delay; with a timeout, the attempt's deadline is armed on the
+//                   executor's deadline_timer (deadline.hpp: one timer, re-armed lazily, on the job's
 //                   strand), which cancels the run through its ticket if it comes first. The
 //                   attempt ends when the run ends. A first attempt that the job refuses or
 //                   that cannot launch makes a refused start.
@@ -18,8 +19,9 @@
 //                   section the attempt is recorded and a success, a stop or a last failure ends
 //                   the start there; a failure to retry → retry_if / on_retry / wait the delay
 //                   on the timer → attempt().
-//   finish()        outcome into the stats, cooldown opens, on_complete, the start is no longer
-//                   in progress, then the caller's handler on its own executor.
+//   end_locked()    outcome into the stats, cooldown opens, the start is no longer in progress
+//   ended()         (with on_complete: once it has run), then the caller's handler on its own
+//                   executor. finish() is both, where no run's end decided the start.
 //
 // Threads. The op's steps run one after another (each step is started by the completion of the
 // previous one, so Asio orders them); only stop(), the deadline and the caller's cancellation
@@ -32,8 +34,8 @@
 // executor's mutex the job's run is launched (initiate_run queues it on the strand and never
 // ends it inline: its end takes this mutex) and cancelled (cancel_run only posts the emit).
 // What runs there of the user's: the params' move into the run (and their destructor, if the
-// job refuses it), and log records (the job's "started", "cancel requested", "timed out"), so a
-// log sink must not call into the executor (README, Logging). No callback of the user's
+// job refuses the run or it cannot be launched), and log records (the job's "started", "cancel requested",
+// "timed out"), so a log sink must not call into the executor (README, Logging). No callback of the user's
 // (on_complete, on_retry, retry_if, handlers) and no params copy runs under it.
 #pragma once
 
@@ -108,30 +110,36 @@ class start_op : public std::enable_shared_from_this<start_op> {
       }
     }
     initiating_.store(true, std::memory_order_release);
-    // The first attempt's params, made before the mutex is taken (a copy runs the user's code).
-    // A copy that throws makes a refused start with its error, as a launch that fails does.
+    // The first attempt's params, made before the mutex is taken (a copy runs the user's code;
+    // with attempts > 1, a start the admission then refuses has copied them for nothing). A copy
+    // that throws makes a refused start with its error, as a launch that fails does, unless the
+    // admission refuses the start first. Destroyed, if not launched, once the mutex is released.
     std::any p;
-    std::exception_ptr failed;
+    std::exception_ptr copy_failed;
     try {
       p = take_params(1);
     } catch (...) {
-      failed = std::current_exception();
+      copy_failed = std::current_exception();
     }
     nanoseconds cooldown_left{0};
+    bool stopped;
     refusal_reason why = refusal_reason::none;
     launch_result launched;
     {
       std::lock_guard lk(exec_->mu);
-      if (!stop_requested_) why = exec_->refusal_locked(cooldown_left);
-      if (why == refusal_reason::none && !stop_requested_ && !failed) {
+      stopped = stop_requested_;
+      if (!stopped) why = exec_->refusal_locked(cooldown_left);
+      if (!stopped && why == refusal_reason::none && !copy_failed) {
         admit_locked();
-        launched = attempt_locked(std::move(p));
+        launched = attempt_locked(p);
       }
     }
     if (!active_) {
+      // In order: the caller's cancellation, the admission's refusal, the params copy.
       if (slot.is_connected()) slot.clear();
-      if (!failed) failed = stop_requested_ ? error_ptr(errc::canceled) : refusal_error(why, cooldown_left);
-      return refuse(std::move(failed));
+      return refuse(stopped                       ? error_ptr(errc::canceled)
+                    : why != refusal_reason::none ? refusal_error(why, cooldown_left)
+                                                  : std::move(copy_failed));
     }
     // A first attempt is never stopped: it was checked in the same critical section, and stop()
     // reaches the op only once that section has made it the start in progress.
@@ -215,30 +223,10 @@ class start_op : public std::enable_shared_from_this<start_op> {
     ++s.starts;
   }
 
-  // Why the admission refused a start.
-  static std::exception_ptr refusal_error(refusal_reason why, nanoseconds cooldown_left) {
-    switch (why) {
-      case refusal_reason::shutting_down: return error_ptr(errc::shutting_down);
-      case refusal_reason::still_pending: return error_ptr(errc::still_pending);
-      case refusal_reason::once: return once_error();
-      case refusal_reason::cooldown:
-      case refusal_reason::none: break;
-    }
-    return std::make_exception_ptr(
-        error(errc::cooldown, "job is still in cooldown, " + go_duration_text(cooldown_left) + " left"));
-  }
-
-  // Refused at admission: nothing changed; the refusal goes through the handler like any other
-  // outcome, never inside async_start, on the handler's own executor (the job's context may have
-  // shut down).
+  // Refused at admission: nothing changed (start.cpp, refuse_start).
   void refuse(std::exception_ptr e) {
     completed_ = true;
-    try {
-      JOBS_LOG(user_logger_of(*exec_->impl), debug, exec_->job.id(),
-               "job " << exec_->job.id() << " start refused: " << describe(e));
-    } catch (...) {
-    }
-    post_completion(own_, std::move(handler_), std::move(work_), std::move(e));
+    refuse_start(*exec_, std::move(e), std::move(handler_), std::move(work_), own_);
   }
 
   // Attempt k > 1 (after a failed one, from its end or its delay).
@@ -256,7 +244,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
     {
       std::lock_guard lk(exec_->mu);
       if (!copy_failed) {
-        r = attempt_locked(std::move(p));
+        r = attempt_locked(p);
       } else if (stop_requested_) {
         r = {launch_result::stopped, nullptr};
       } else {
@@ -272,7 +260,9 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // is written here (attempt_no_, refused_, the ticket; run_ is the job's to write by then). A
   // stop that took the mutex before us is seen here (no run starts); one that takes it after us
   // finds the run's ticket.
-  launch_result attempt_locked(std::any p) {
+  // `p` is moved into the run only when it is launched: otherwise the caller destroys the params
+  // once the mutex is released.
+  launch_result attempt_locked(std::any& p) {
     if (stop_requested_) return {launch_result::stopped, nullptr};
     ++attempt_no_;
     phase_ = phase::running;

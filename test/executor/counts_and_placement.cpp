@@ -83,9 +83,10 @@ BOOST_AUTO_TEST_CASE(once_keeps_its_latch_when_on_complete_throws_after_a_succes
 }
 
 BOOST_AUTO_TEST_CASE(on_complete_never_runs_inside_async_start_when_stop_races_the_launch) {
-  // stop() from another thread lands anywhere between admission and the first launch; the start
-  // then ends canceled, but on_complete and the handler must never run on the thread that is
-  // still inside async_start.
+  // stop() from another thread lands anywhere around async_start (the admission and the first
+  // launch share one critical section, so it comes before, or after the launch); the start then
+  // ends canceled, but on_complete and the handler must never run on the thread that is still
+  // inside async_start.
   asio::thread_pool pool(2);
   jobs::job j(pool.get_executor(), "race-launch", succeed());
   thread_local bool inside_async_start = false;

@@ -459,6 +459,27 @@ BOOST_AUTO_TEST_CASE(a_params_copy_that_throws_fails_its_attempt) {
   BOOST_TEST(st.attempts[1].error == "params copy 2");
 }
 
+BOOST_AUTO_TEST_CASE(the_admission_refuses_before_a_params_copy_fails) {
+  // A start made while another is in progress is refused with still_pending, even when its
+  // params' copy throws: the admission's refusals come before a launch that cannot be made.
+  asio::io_context io;
+  auto p = std::make_shared<probe>();
+  jobs::job j(io, "copy", sleeper(p, 50ms));
+  jobs::executor exec(j, jobs::with_retry(2, 0ms));
+  outcome first;
+  exec.async_start(first.handler());
+  BOOST_TEST_REQUIRE(exec.stats().in_progress);
+  auto copies = std::make_shared<int>(0);
+  outcome refused;
+  exec.async_start(copy_bomb(copies, 1), refused.handler());
+  run_all(io);
+  BOOST_TEST_REQUIRE(refused.done);
+  BOOST_TEST(has_errc(refused.error, jobs::errc::still_pending), what_of(refused.error));
+  BOOST_TEST(first.done);
+  BOOST_TEST(!first.error);
+  BOOST_TEST(exec.stats().starts == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_first_params_copy_that_throws_refuses_the_start) {
   // The first attempt's copy throws: nothing ran, so the start is refused with that error,
   // through the handler and never inside async_start; the stats and on_complete are untouched.

@@ -92,4 +92,22 @@ BOOST_AUTO_TEST_CASE(an_attempt_that_failed_before_the_stop_reached_it_counts) {
   BOOST_TEST((d.recorded == attempt_outcome::timed_out));
 }
 
+BOOST_AUTO_TEST_CASE(a_stop_wins_over_a_timeout_and_a_draining_registry) {
+  // The deadline cancelled the run, then the stop came: the run ended canceled, not failed.
+  auto d = after_attempt({.stopped = true, .timed_out = true, .attempt = 1, .attempts = 3});
+  BOOST_TEST((d.next == start_next::cancel));
+  BOOST_TEST((d.recorded == attempt_outcome::canceled));
+  BOOST_TEST(!d.counts_as_retry);
+  d = after_attempt({.stopped = true, .draining = true, .attempt = 1, .attempts = 3});
+  BOOST_TEST((d.next == start_next::cancel));
+  BOOST_TEST(!d.counts_as_retry);
+}
+
+BOOST_AUTO_TEST_CASE(a_draining_refusal_of_the_last_attempt_fails_the_start) {
+  const auto d = after_attempt({.draining = true, .attempt = 2, .attempts = 2});
+  BOOST_TEST((d.next == start_next::fail));
+  BOOST_TEST((d.recorded == attempt_outcome::failed));
+  BOOST_TEST(d.counts_as_retry);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
