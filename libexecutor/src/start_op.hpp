@@ -122,7 +122,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
       copy_failed = std::current_exception();
     }
     nanoseconds cooldown_left{0};
-    bool stopped;
+    bool stopped, admitted = false;
     refusal_reason why = refusal_reason::none;
     launch_result launched;
     {
@@ -131,10 +131,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
       if (!stopped) why = exec_->refusal_locked(cooldown_left);
       if (!stopped && why == refusal_reason::none && !copy_failed) {
         admit_locked();
+        admitted = true;
         launched = attempt_locked(p);
       }
     }
-    if (!active_) {
+    if (!admitted) {
       // In order: the caller's cancellation, the admission's refusal, the params copy.
       if (slot.is_connected()) slot.clear();
       return refuse(stopped                       ? error_ptr(errc::canceled)
@@ -212,7 +213,6 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // in the stats is kept, to be put back if the job refuses its first attempt (a refused start
   // changes nothing).
   void admit_locked() {
-    active_ = true;
     auto& s = *exec_;
     s.in_progress = true;
     s.active = this;
@@ -243,14 +243,7 @@ class start_op : public std::enable_shared_from_this<start_op> {
     launch_result r;
     {
       std::lock_guard lk(exec_->mu);
-      if (!copy_failed) {
-        r = attempt_locked(p);
-      } else if (stop_requested_) {
-        r = {launch_result::stopped, nullptr};
-      } else {
-        ++attempt_no_;
-        r = {launch_result::failed, std::move(copy_failed)};
-      }
+      r = attempt_locked(p, std::move(copy_failed));
     }
     after_launch(std::move(r));
   }
@@ -261,10 +254,12 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // stop that took the mutex before us is seen here (no run starts); one that takes it after us
   // finds the run's ticket.
   // `p` is moved into the run only when it is launched: otherwise the caller destroys the params
-  // once the mutex is released.
-  launch_result attempt_locked(std::any& p) {
+  // once the mutex is released. `copy_failed`: making `p` threw (an attempt after the first;
+  // begin() refuses the start for the first).
+  launch_result attempt_locked(std::any& p, std::exception_ptr copy_failed = nullptr) {
     if (stop_requested_) return {launch_result::stopped, nullptr};
     ++attempt_no_;
+    if (copy_failed) return {launch_result::failed, std::move(copy_failed)};
     phase_ = phase::running;
     timed_out_ = false;
     run_ = run_result{};
@@ -302,11 +297,12 @@ class start_op : public std::enable_shared_from_this<start_op> {
     switch (r.how) {
       case launch_result::launched: return;
       case launch_result::stopped: return finish(error_ptr(errc::canceled), start_end::canceled);
-      case launch_result::failed:
+      case launch_result::failed: {
         if (refused_) return complete(std::move(r.error));
         // Attempt k > 1 could not be launched: a failed attempt like any other, in the stats.
-        record({attempt_outcome::failed, r.error, nanoseconds::zero()}, true);
-        return finish(std::move(r.error), start_end::failed);
+        attempt_entry a{attempt_outcome::failed, r.error, nanoseconds::zero()};
+        return finish(std::move(r.error), start_end::failed, &a, true);
+      }
     }
   }
 
@@ -415,11 +411,6 @@ class start_op : public std::enable_shared_from_this<start_op> {
     }
   }
 
-  void record(attempt_entry a, bool failed) {
-    std::lock_guard lk(exec_->mu);
-    record_locked(std::move(a), failed);
-  }
-
   // Under the executor's mutex.
   void record_locked(attempt_entry a, bool failed) {
     if (failed) ++exec_->retries;
@@ -430,11 +421,11 @@ class start_op : public std::enable_shared_from_this<start_op> {
   }
 
   // The start's end where no run's end decided it (on_run_done ends those itself): a stop or
-  // a failure around a retry.
-  void finish(std::exception_ptr e, start_end how) {
+  // a failure around a retry, with the attempt that failed to launch, if any (end_locked).
+  void finish(std::exception_ptr e, start_end how, attempt_entry* last = nullptr, bool last_failed = false) {
     {
       std::lock_guard lk(exec_->mu);
-      end_locked(how, nullptr, false);
+      end_locked(how, last, last_failed);
     }
     ended(std::move(e));
   }
@@ -517,7 +508,6 @@ class start_op : public std::enable_shared_from_this<start_op> {
   // The attempt's run's final state and execution time, written by the job when the run ends,
   // before the run's continuation is called (state::created: the job refused the run).
   run_result run_;
-  bool active_ = false;  // admitted (begin() only)
   bool refused_ = false;
   bool completed_ = false;
   // The stats as they were before this start was admitted, put back if the job refuses its

@@ -2,6 +2,25 @@
 #include "start_op.hpp"
 
 namespace jobs::detail {
+namespace {
+
+// Under s.mu, what every stop does (see initiate_stop for the order): the job's run is
+// cancelled, then the start in progress is stopped. Returns that start, for the caller to
+// release once the mutex is (an op's destruction takes it). Out of memory the job's run is not
+// cancelled (cancel() changed nothing): what it threw is left in `failed`, and the start is
+// stopped all the same (its own run cancelled by stop_locked, if memory allows).
+std::shared_ptr<start_op> stop_locked(executor_state& s, std::exception_ptr& failed) {
+  auto op = s.current.lock();
+  try {
+    s.job.cancel();  // the job's current run, whoever started it
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (op) op->stop_locked();
+  return op;
+}
+
+}  // namespace
 
 void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
   auto ex = tracked(asio::get_associated_executor(h, completion_executor(s->job.get_executor())));
@@ -19,15 +38,10 @@ void initiate_stop(const std::shared_ptr<executor_state>& s, stop_handler h) {
     // has its run cancelled by this stop. Lock order: executor mutex → job mutex (cancel and
     // async_wait only queue or post work, or emit into the body's slot).
     std::lock_guard lk(s->mu);
-    op = s->current.lock();
-    // Out of memory the job's run is not cancelled (cancel() changed nothing): the stop still
-    // ends the start in progress (its own run cancelled by stop_locked, if memory allows) and
-    // waits for that run to end on its own, rather than leaving async_stop half done.
-    try {
-      s->job.cancel();
-    } catch (...) {
-    }
-    if (op) op->stop_locked();
+    // Out of memory the job's run is not cancelled: async_stop still waits for that run to end on
+    // its own, rather than being left half done.
+    std::exception_ptr ignored;
+    op = stop_locked(*s, ignored);
     if (s->in_progress)
       s->stop_waiters.push_back(std::move(w));
     else
@@ -45,15 +59,9 @@ void stop_starts(executor_state& s, bool wait) {
   std::exception_ptr failed;
   {
     std::lock_guard lk(s.mu);
-    op = s.current.lock();
     start = s.active_id;
     if (wait) run = run_generation(*s.impl);
-    try {
-      s.job.cancel();  // the job's current run, whoever started it
-    } catch (...) {
-      failed = std::current_exception();  // (std::bad_alloc: the run goes on)
-    }
-    if (op) op->stop_locked();
+    op = stop_locked(s, failed);  // (failed: std::bad_alloc, the job's run goes on)
   }
   // The start in progress is stopped all the same; the caller learns that the job's run was not
   // cancelled, and does not wait for a run that may never end.
